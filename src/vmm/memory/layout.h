@@ -57,10 +57,21 @@ inline constexpr uint16_t PORT_I8042_COMMAND = 0x64;
 inline constexpr uint16_t PORT_RTC = 0x70;               // index at 0x70, data at 0x71
 inline constexpr uint16_t PORT_DEBUG_EXIT = 0xf4;        // QEMU's isa-debug-exit default iobase
 inline constexpr uint16_t PORT_PIO_BENCH = 0xf8;         // testos's pio-bench writes here (unclaimed)
+// ACPI fixed hardware (FADT): PM1a event block (status u16, enable u16) and control block.
+// The guest powers off by writing SLP_TYP=ACPI_SLP_TYP_S5 with SLP_EN to PM1a_CNT; it resets
+// through the FADT reset register, which points at the i8042 command port with 0xFE.
+inline constexpr uint16_t PORT_ACPI_PM1A_EVT = 0x600;
+inline constexpr uint16_t PORT_ACPI_PM1A_EVT_SIZE = 4;
+inline constexpr uint16_t PORT_ACPI_PM1A_CNT = 0x604;
+inline constexpr uint16_t PORT_ACPI_PM1A_CNT_SIZE = 2;
+inline constexpr uint8_t ACPI_SLP_TYP_S5 = 5;             // the DSDT's \_S5 package says the same
+inline constexpr uint16_t PORT_ACPI_RESET = PORT_I8042_COMMAND;
+inline constexpr uint8_t ACPI_RESET_VALUE = 0xfe;
 
 // Legacy interrupt lines (ISA IRQs through the in-kernel PIC/IOAPIC).
 inline constexpr uint32_t IRQ_COM1 = 4;
 inline constexpr uint32_t IRQ_I8042_KEYBOARD = 1;
 inline constexpr uint32_t IRQ_RTC = 8;
+inline constexpr uint32_t IRQ_ACPI_SCI = 9;
 
 } // namespace monarch::vmm::layout
