@@ -3,6 +3,7 @@
 // bzImage (vmlinuz) through the 64-bit protocol and the ELF (vmlinux) through PVH. Skips when the
 // cache is absent: unit tests never download.
 #include "support/skip.h"
+#include "support/subprocess.h"
 #include "support/vec_guest_memory.h"
 #include "vmm/boot/boot_loader.h"
 #include "vmm/boot/bzimage.h"
@@ -13,6 +14,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <sstream>
 
 using namespace monarch;
 using namespace monarch::vmm;
@@ -34,6 +36,24 @@ std::filesystem::path kernel_file(char const* name)
     if (root.empty() || !std::filesystem::exists(path))
         test::skip("no cached kernel at " + path.string() + " (run scripts/fetch-linux-kernel)");
     return path;
+}
+
+// binutils' readelf as an independent reader of the PVH note: the descriptor bytes printed after
+// the note of type 0x12 (XEN_ELFNOTE_PHYS32_ENTRY), read as a little-endian number.
+std::optional<uint64_t> readelf_pvh_entry(std::string const& output)
+{
+    auto type = output.find("(0x00000012)");
+    if (type == std::string::npos)
+        return std::nullopt;
+    auto data = output.find("description data:", type);
+    if (data == std::string::npos)
+        return std::nullopt;
+    std::istringstream bytes(output.substr(data + 17, output.find('\n', data) - data - 17));
+    uint64_t value = 0;
+    unsigned shift = 0;
+    for (std::string hex; bytes >> hex && shift < 64; shift += 8)
+        value |= std::stoull(hex, nullptr, 16) << shift;
+    return value;
 }
 
 } // namespace
@@ -79,4 +99,21 @@ TEST_CASE("real kernel: Debian's vmlinux has a PVH entry and loads through PVH",
     // PVH entry code starts with real instructions, not zeroes: the text segment was copied.
     auto first_bytes = memory.read_obj<uint64_t>(setup->entry).value();
     CHECK(first_bytes != 0);
+}
+
+TEST_CASE("real kernel: the PVH entry agrees with readelf's reading of the note", "[unit][boot]")
+{
+    auto path = kernel_file("vmlinux");
+    test::require_program("readelf");
+    auto listing = test::run_process({ "readelf", "--notes", path.string() });
+    INFO(test::describe(listing));
+    REQUIRE(listing.exited);
+    REQUIRE(listing.exit_code == 0);
+    auto expected = readelf_pvh_entry(listing.output);
+    REQUIRE(expected);
+    auto image = boot::read_image_file(path.string(), boot::ImageKind::Kernel);
+    REQUIRE(image);
+    auto elf = boot::parse_elf(*image);
+    REQUIRE(elf);
+    CHECK(elf->pvh_entry.raw() == *expected);
 }
