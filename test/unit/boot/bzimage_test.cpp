@@ -177,6 +177,12 @@ TEST_CASE("bzImage: headers the loader cannot honour are refused", "[unit][boot]
         fields.kernel_alignment = 0x300000;
         CHECK(load_error(test::build_bzimage(fields)).code == Errc::BadImage);
     }
+    SECTION("non-relocatable kernel that wants to run below 1 MiB")
+    {
+        fields.relocatable = 0;
+        fields.pref_address = 0x10000;
+        CHECK(load_error(test::build_bzimage(fields)).code == Errc::BadImage);
+    }
     SECTION("init_size runs past the end of RAM")
     {
         fields.init_size = 0x3000000;
@@ -203,6 +209,21 @@ TEST_CASE("bzImage: the command line must fit cmdline_size", "[unit][boot]")
     test::VecGuestMemory memory(64 * MiB);
     CHECK(boot::load_kernel(memory, { image, {}, "console=ttyS0 ro", std::nullopt })); // exactly 16
     CHECK(load_error(image, {}, std::string_view("a\0b", 3)).code == Errc::InvalidArgument);
+}
+
+TEST_CASE("bzImage: a non-relocatable kernel's window starts at pref_address", "[unit][boot]")
+{
+    test::SetupFields fields;
+    fields.relocatable = 0;
+    fields.pref_address = 0x1000000;
+    fields.init_size = 0x1000000; // the window ends at 32 MiB
+    auto image = test::build_bzimage(fields);
+    CHECK(load_error(image, {}, "", 31 * MiB).code == Errc::OutOfRange);
+    test::VecGuestMemory memory(40 * MiB);
+    auto initrd = test::pattern(6 * MiB, 5);
+    auto setup = boot::load_kernel(memory, { image, initrd, "", std::nullopt });
+    REQUIRE(setup);
+    CHECK(memory.read_obj<uint32_t>(GuestPhysAddr { layout::ZERO_PAGE_START + 0x218 }).value() >= 32 * MiB);
 }
 
 TEST_CASE("bzImage: acpi_rsdp_addr is only written for protocol 2.14 and later", "[unit][boot]")
