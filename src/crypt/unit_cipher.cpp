@@ -4,6 +4,7 @@
 
 #include "common/verify.h"
 
+#include <cstdint>
 #include <sodium.h>
 
 namespace monarch::crypt {
@@ -44,6 +45,7 @@ Result<UnitCipher> UnitCipher::create(Cipher cipher, SecretBuffer key)
         // The state is 512 bytes, so sodium_malloc's end-of-page placement keeps the
         // 16-byte alignment that crypto_aead_aes256gcm_state requires.
         state = TRY(SecretBuffer::create(sizeof(crypto_aead_aes256gcm_state)));
+        VERIFY(reinterpret_cast<uintptr_t>(state.data()) % alignof(crypto_aead_aes256gcm_state) == 0);
         // SAFETY: the buffer is exactly one crypto_aead_aes256gcm_state, suitably aligned.
         crypto_aead_aes256gcm_beforenm(reinterpret_cast<crypto_aead_aes256gcm_state*>(state.data()), key.data());
     }

@@ -97,7 +97,7 @@ TEST_CASE("stream writer refuses partial pages, unaligned GPAs, bad names and la
     REQUIRE(writer->append_pages(GuestPhysAddr(0x1000), std::span(pages).first(100)).error().code == Errc::InvalidArgument);
     REQUIRE(writer->append_pages(GuestPhysAddr(0x1000), {}).error().code == Errc::InvalidArgument);
     REQUIRE(writer->append_pages(GuestPhysAddr(~uint64_t { 0xfff }), pages).error().code == Errc::OutOfRange);
-    for (auto name : { "", ".hidden", "a/b", "..", "sp ace", std::string(256, 'x').c_str() })
+    for (std::string const& name : std::vector<std::string> { "", ".hidden", "a/b", "..", "sp ace", std::string(256, 'x') })
         REQUIRE(writer->append_state(name, pages).error().code == Errc::InvalidArgument);
     REQUIRE(writer->finish().has_value());
     REQUIRE(writer->append_pages(GuestPhysAddr(0), pages).error().code == Errc::Busy);
