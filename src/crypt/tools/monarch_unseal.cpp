@@ -16,6 +16,7 @@ int run(int argc, char** argv)
 {
     CLI::App app { "monarch-unseal: open sealed Monarch snapshots and dumps with the VM owner's key" };
     app.require_subcommand(1);
+    app.fallthrough(); // --key-file may also follow the subcommand
     unseal::KeySource key;
     std::string key_file;
     int key_fd = -1;

@@ -99,6 +99,8 @@ TEST_CASE("monarch-unseal inspect lists the header and every record", "[unit][cr
     REQUIRE(result.output.find("memory gpa 0x200000 pages 256") != std::string::npos);
     REQUIRE(result.output.find("memory gpa 0x300000 pages 44") != std::string::npos);
     REQUIRE(result.output.find("end records 6 pages 303") != std::string::npos);
+    // The key option may also follow the subcommand.
+    REQUIRE(f.unseal({ "inspect", f.stream_path, "--key-file", f.key_path }).exit_code == 0);
 }
 
 TEST_CASE("monarch-unseal takes the key from an inherited descriptor", "[unit][crypt]")
