@@ -64,6 +64,33 @@ void generic_address(ByteWriter& out, uint8_t space, uint8_t bit_width, uint8_t 
 
 void empty_generic_address(ByteWriter& out) { out.zeros(12); }
 
+// Device body: _HID EISAID(hid), _CRS with the given resources and the end tag.
+aml::Bytes legacy_device(std::string_view hid, aml::Bytes resources)
+{
+    aml::append(resources, aml::end_tag_resource());
+    aml::Bytes body = aml::name("_HID", aml::integer(aml::eisa_id(hid)));
+    aml::append(body, aml::name("_CRS", aml::buffer(resources)));
+    return body;
+}
+
+// The i8042 keyboard controller (PNP0303): without it Linux's i8042 driver finds no PNP
+// device on an ACPI system and does not probe the ports.
+aml::Bytes keyboard_device()
+{
+    aml::Bytes resources = aml::io_port_resource(layout::PORT_I8042_DATA, 1);
+    aml::append(resources, aml::io_port_resource(layout::PORT_I8042_COMMAND, 1));
+    aml::append(resources, aml::irq_resource(static_cast<uint8_t>(layout::IRQ_I8042_KEYBOARD)));
+    return legacy_device("PNP0303", resources);
+}
+
+// The CMOS RTC (PNP0B00), index and data ports.
+aml::Bytes rtc_device()
+{
+    aml::Bytes resources = aml::io_port_resource(layout::PORT_RTC, 2);
+    aml::append(resources, aml::irq_resource(static_cast<uint8_t>(layout::IRQ_RTC)));
+    return legacy_device("PNP0B00", resources);
+}
+
 } // namespace
 
 TableBytes build_rsdp(GuestPhysAddr xsdt)
@@ -155,7 +182,7 @@ TableBytes build_fadt(GuestPhysAddr facs, GuestPhysAddr dsdt)
     out.u8(layout::ACPI_RESET_VALUE);
     out.u16(0);    // ARM_BOOT_ARCH
     out.u8(0);     // FADT minor version: 6.0
-    out.u64(facs.raw()); // X_FIRMWARE_CTRL (equal to the 32-bit field, which ACPICA accepts)
+    out.u64(0);          // X_FIRMWARE_CTRL: the FACS sits below 4 GiB; setting both makes ACPICA load it twice
     out.u64(dsdt.raw()); // X_DSDT
     generic_address(out, GAS_SYSTEM_IO, layout::PORT_ACPI_PM1A_EVT_SIZE * 8, GAS_ACCESS_WORD, layout::PORT_ACPI_PM1A_EVT);
     empty_generic_address(out); // X_PM1b_EVT_BLK
@@ -181,6 +208,8 @@ TableBytes build_dsdt(uint32_t vcpu_count)
     append(com1, name("_UID", integer(1)));
     append(com1, name("_CRS", buffer(resources)));
     Bytes system_bus = device("COM1", com1);
+    append(system_bus, device("KBD_", keyboard_device()));
+    append(system_bus, device("RTC_", rtc_device()));
 
     for (uint32_t i = 0; i < vcpu_count; ++i) {
         // Processor devices (8.4 "Declaring processors"): _UID matches the MADT's processor UID.

@@ -27,12 +27,14 @@ inline constexpr size_t FACS_SIZE = 64;
 [[nodiscard]] TableBytes build_rsdp(GuestPhysAddr xsdt);
 [[nodiscard]] TableBytes build_xsdt(std::span<GuestPhysAddr const> tables);
 // FADT revision 6 (276 bytes), not hardware-reduced: SCI, PM1a event/control blocks, reset
-// register, FACS and DSDT (32- and 64-bit fields), legacy devices and the 8042 announced.
+// register, FACS (32-bit FIRMWARE_CTRL only), DSDT (DSDT and X_DSDT), legacy devices and the
+// 8042 announced, no PM timer, no GPE blocks.
 [[nodiscard]] TableBytes build_fadt(GuestPhysAddr facs, GuestPhysAddr dsdt);
 // FACS (no checksum by definition; 64-byte aligned by its placement).
 [[nodiscard]] TableBytes build_facs();
-// DSDT: \_S5 for soft-off, \_SB.COM1 (PNP0501), and one processor device (ACPI0007) per vCPU
-// whose _UID is the MADT's processor UID.
+// DSDT: \_S5 for soft-off; \_SB.COM1 (PNP0501), \_SB.KBD_ (PNP0303, i8042) and \_SB.RTC_
+// (PNP0B00) with their ports and IRQs; one processor device (ACPI0007) per vCPU whose _UID is
+// the MADT's processor UID.
 [[nodiscard]] TableBytes build_dsdt(uint32_t vcpu_count);
 // MADT: local APIC at layout::LAPIC_START, PCAT_COMPAT; one enabled local APIC per vCPU;
 // the IOAPIC at IOAPIC_START, GSI base 0; overrides IRQ0 -> GSI2 (edge, high) and the SCI

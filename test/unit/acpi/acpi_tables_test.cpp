@@ -135,8 +135,8 @@ TEST_CASE("FADT: revision 6, DSDT and FACS, PM1a blocks, SCI, reset register", "
     auto dsdt = read_table(memory, dsdt_at);
     REQUIRE(text(dsdt.bytes, 0, 4) == "DSDT");
 
-    uint64_t facs_at = le(fadt, 132, 8);
-    REQUIRE(le(fadt, 36, 4) == facs_at);
+    uint64_t facs_at = le(fadt, 36, 4);
+    REQUIRE(le(fadt, 132, 8) == 0); // X_FIRMWARE_CTRL unused: one FACS pointer, not two
     REQUIRE(facs_at % 64 == 0);
     auto facs = read_bytes(memory, facs_at, 64);
     REQUIRE(text(facs, 0, 4) == "FACS");
@@ -165,6 +165,14 @@ TEST_CASE("DSDT: _S5 package, COM1 and one processor device per vCPU", "[unit][a
     REQUIRE(count_occurrences(dsdt, { '_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x05, 0x01 }) == 1);
     REQUIRE(count_occurrences(dsdt, { 0x47, 0x01, 0xf8, 0x03, 0xf8, 0x03 }) == 1);
     REQUIRE(count_occurrences(dsdt, { 0x22, 0x10, 0x00 }) == 1); // IRQ 4
+    // The i8042 keyboard (PNP0303, ports 0x60 and 0x64, IRQ 1) and the RTC (PNP0B00, IRQ 8).
+    REQUIRE(count_occurrences(dsdt, { '_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x03, 0x03 }) == 1);
+    REQUIRE(count_occurrences(dsdt, { 0x47, 0x01, 0x60, 0x00, 0x60, 0x00, 0x01, 0x01 }) == 1);
+    REQUIRE(count_occurrences(dsdt, { 0x47, 0x01, 0x64, 0x00, 0x64, 0x00, 0x01, 0x01 }) == 1);
+    REQUIRE(count_occurrences(dsdt, { 0x22, 0x02, 0x00 }) == 1);
+    REQUIRE(count_occurrences(dsdt, { '_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x0b, 0x00 }) == 1);
+    REQUIRE(count_occurrences(dsdt, { 0x47, 0x01, 0x70, 0x00, 0x70, 0x00, 0x01, 0x02 }) == 1);
+    REQUIRE(count_occurrences(dsdt, { 0x22, 0x00, 0x01 }) == 1);
     std::vector<uint8_t> processor_hid { 0x0d, 'A', 'C', 'P', 'I', '0', '0', '0', '7', 0 };
     REQUIRE(count_occurrences(dsdt, processor_hid) == 6);
 
