@@ -82,6 +82,23 @@ kvm_fpu boot_fpu()
     return fpu;
 }
 
+VcpuBootState vcpu_boot_state(EntryMode mode, GuestPhysAddr entry, GuestPhysAddr boot_info)
+{
+    return VcpuBootState {
+        .mode = mode,
+        .regs = mode == EntryMode::Pvh ? pvh_boot_regs(entry, boot_info) : linux64_boot_regs(entry, boot_info),
+        .fpu = boot_fpu(),
+    };
+}
+
+void VcpuBootState::apply_sregs(kvm_sregs& sregs) const
+{
+    if (mode == EntryMode::Pvh)
+        pvh_boot_sregs(sregs);
+    else
+        linux64_boot_sregs(sregs);
+}
+
 uint32_t lapic_register(kvm_lapic_state const& state, size_t offset)
 {
     uint32_t value = 0;

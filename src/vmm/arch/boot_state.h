@@ -36,6 +36,21 @@ void pvh_boot_sregs(kvm_sregs&);
 // writes what these point at).
 void linux64_boot_sregs(kvm_sregs&);
 
+// Everything a boot vCPU gets, for either entry mode. The caller writes regs and fpu with
+// KVM_SET_REGS/KVM_SET_FPU and passes KVM_GET_SREGS's result through apply_sregs before
+// KVM_SET_SREGS; the in-memory GDT/IDT (and page tables) are written by boot_tables.h.
+enum class EntryMode : uint8_t {
+    Pvh,     // entry = PVH entry point (XEN_ELFNOTE_PHYS32_ENTRY), boot_info = hvm_start_info
+    Linux64, // entry = 64-bit entry (load address + 0x200 for a bzImage), boot_info = boot_params
+};
+struct VcpuBootState {
+    EntryMode mode { EntryMode::Linux64 };
+    kvm_regs regs {};
+    kvm_fpu fpu {};
+    void apply_sregs(kvm_sregs&) const;
+};
+[[nodiscard]] VcpuBootState vcpu_boot_state(EntryMode, GuestPhysAddr entry, GuestPhysAddr boot_info);
+
 // x87 control word 0x37f (all exceptions masked, 64-bit precision) and MXCSR 0x1f80: the
 // FNINIT / power-on values (Intel SDM vol. 1, 8.1.5 and 10.2.3).
 [[nodiscard]] kvm_fpu boot_fpu();

@@ -205,3 +205,23 @@ TEST_CASE("boot FPU state and LAPIC LINT pins", "[unit][arch]")
     REQUIRE((lint0 & ~0x700u) == masked);
     REQUIRE((lint1 & ~0x700u) == masked);
 }
+
+TEST_CASE("VcpuBootState bundles the state of either entry mode", "[unit][arch]")
+{
+    auto pvh = vcpu_boot_state(EntryMode::Pvh, GuestPhysAddr { 0x1000000 }, GuestPhysAddr { layout::PVH_START_INFO_START });
+    REQUIRE(pvh.regs.rbx == layout::PVH_START_INFO_START);
+    REQUIRE(pvh.regs.rsi == 0);
+    REQUIRE(pvh.fpu.fcw == 0x37f);
+    kvm_sregs sregs {};
+    pvh.apply_sregs(sregs);
+    REQUIRE(sregs.efer == 0);
+    REQUIRE(sregs.cs.db == 1);
+
+    auto linux64 = vcpu_boot_state(EntryMode::Linux64, GuestPhysAddr { 0x1000200 }, GuestPhysAddr { layout::ZERO_PAGE_START });
+    REQUIRE(linux64.regs.rsi == layout::ZERO_PAGE_START);
+    REQUIRE(linux64.regs.rbx == 0);
+    sregs = {};
+    linux64.apply_sregs(sregs);
+    REQUIRE(sregs.cs.l == 1);
+    REQUIRE(sregs.cr3 == layout::PML4_START);
+}
