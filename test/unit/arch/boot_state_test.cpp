@@ -109,6 +109,7 @@ TEST_CASE("64-bit Linux entry: long mode, flat segments from the boot GDT, ident
 
     REQUIRE((sregs.cr0 & 1) == 1);               // PE
     REQUIRE((sregs.cr0 & (1u << 31)) != 0);      // PG
+    REQUIRE((sregs.cr0 & (3u << 29)) == 0);      // CD and NW from the reset value cleared
     REQUIRE((sregs.cr4 & (1u << 5)) != 0);       // PAE, required for IA-32e paging
     REQUIRE((sregs.efer & (1u << 8)) != 0);      // LME
     REQUIRE((sregs.efer & (1u << 10)) != 0);     // LMA
@@ -164,6 +165,7 @@ TEST_CASE("PVH entry: 32-bit protected mode, paging off", "[unit][arch]")
     pvh_boot_sregs(sregs);
     REQUIRE((sregs.cr0 & 1) == 1);
     REQUIRE((sregs.cr0 & (1u << 31)) == 0);
+    REQUIRE((sregs.cr0 & (3u << 29)) == 0);
     REQUIRE(sregs.cr4 == 0);
     REQUIRE(sregs.efer == 0);
 
