@@ -41,11 +41,12 @@ void save(test::VecGuestMemory& memory, uint64_t base, uint64_t size, std::files
     auto bytes = memory.span(GuestPhysAddr { base }, size);
     REQUIRE(bytes);
     std::ofstream out(file, std::ios::binary);
+    // SAFETY: ostream::write takes char bytes; std::byte and char have the same representation.
     out.write(reinterpret_cast<char const*>(bytes->data()), static_cast<std::streamsize>(bytes->size()));
     REQUIRE(out.good());
 }
 
-std::string fmt_loader(std::filesystem::path const& file, uint64_t address)
+std::string loader_device(std::filesystem::path const& file, uint64_t address)
 {
     return "loader,file=" + file.string() + ",addr=" + std::to_string(address) + ",force-raw=on";
 }
@@ -72,8 +73,8 @@ TEST_CASE("Linux accepts the ACPI tables and starts every vCPU from them", "[qem
           "-m", "256", "-nographic", "-nodefaults", "-serial", "stdio", "-no-reboot", "-kernel", kernel,
           // reboot=t: after the panic, a triple fault, which -no-reboot turns into QEMU exiting.
           "-append", "console=ttyS0 panic=1 reboot=t",
-          "-device", fmt_loader(directory / "acpi.bin", layout::ACPI_TABLES_START),
-          "-device", fmt_loader(directory / "ebda.bin", layout::EBDA_START) },
+          "-device", loader_device(directory / "acpi.bin", layout::ACPI_TABLES_START),
+          "-device", loader_device(directory / "ebda.bin", layout::EBDA_START) },
         { .timeout = std::chrono::seconds(150) });
     std::filesystem::remove_all(directory);
     INFO(test::describe(result));
