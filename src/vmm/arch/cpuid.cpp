@@ -141,12 +141,13 @@ std::optional<kvm_cpuid_entry2> find_cpuid(std::span<kvm_cpuid_entry2 const> ent
 std::vector<kvm_cpuid_entry2> vcpu_cpuid(std::span<kvm_cpuid_entry2 const> supported, uint32_t vcpu_index, CpuTopology const& topology)
 {
     auto vendor = cpu_vendor(supported);
+    uint32_t threads_per_core = std::max(topology.threads_per_core, 1u); // validate() refuses 0; stay sane anyway
     Geometry geometry {
         .apic_id = apic_id_of(vcpu_index, topology),
         .thread_bits = thread_id_bits(topology),
         .core_bits = core_id_bits(topology),
-        .threads_per_core = topology.threads_per_core,
-        .logical_per_package = topology.threads_per_core * cores_per_package(topology),
+        .threads_per_core = threads_per_core,
+        .logical_per_package = threads_per_core * cores_per_package(topology),
         .position = position_of(vcpu_index, topology),
     };
     auto leaf0 = find_cpuid(supported, 0);
