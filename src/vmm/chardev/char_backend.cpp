@@ -3,6 +3,8 @@
 // tearing it down again.
 #include "vmm/chardev/char_backend.h"
 
+#include "common/verify.h"
+
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -170,6 +172,7 @@ Result<std::unique_ptr<CharBackend>> CharBackend::create_socket(std::string cons
 CharBackend::~CharBackend()
 {
     stop();
+    VERIFY(!m_thread.joinable()); // destroying a back end from its own on_input is a bug
     if (m_saved_termios)
         (void)::tcsetattr(m_input.get(), TCSADRAIN, &*m_saved_termios);
     if (m_kind == SerialSpec::Kind::Socket && m_listen)

@@ -61,7 +61,8 @@ public:
     // stopping()). The socket back end accepts clients on this thread: call start_input even
     // when input is not wanted (with a callback that ignores it). No-op for file and off.
     void start_input(std::function<void(std::span<std::byte const>)> on_input);
-    // Wakes and joins the input thread; idempotent.
+    // Wakes and joins the input thread; idempotent. From on_input itself it only asks the
+    // thread to end (the destructor, which must run on another thread, joins it).
     void stop();
     // True once stop() began: an on_input that waits for room should give up then.
     [[nodiscard]] bool stopping() const { return m_stopping.load(std::memory_order_acquire); }

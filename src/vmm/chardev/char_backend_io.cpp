@@ -87,7 +87,9 @@ void CharBackend::stop()
         uint64_t const one = 1;
         (void)!::write(m_wake.get(), &one, sizeof one);
     }
-    if (m_thread.joinable())
+    // From the input thread itself (an on_input that calls stop()), the loop ends when the
+    // callback returns; the thread is joined later, from another thread or the destructor.
+    if (m_thread.joinable() && m_thread.get_id() != std::this_thread::get_id())
         m_thread.join();
 }
 

@@ -239,6 +239,9 @@ TEST_CASE("socket back end replaces a stale socket but not a live one or a plain
     auto second = CharBackend::create(SerialSpec { Kind::Socket, path });
     REQUIRE_FALSE(second);
     CHECK(second.error().code == Errc::Busy);
+    // The refused one left the live socket alone.
+    CHECK(std::filesystem::exists(path));
+    ::close(connect_to(path));
 
     std::string const plain = (dir.path / "plain").string();
     { std::ofstream(plain) << "data"; }

@@ -5,6 +5,8 @@
 #include "device_test_support.h"
 
 #include <catch2/catch.hpp>
+#include <atomic>
+#include <thread>
 #include <vector>
 
 using namespace monarch::vmm;
@@ -223,4 +225,41 @@ TEST_CASE("uart ignores and counts writes to read-only registers and wide access
     CHECK(read8(f.uart, reg::SCR) == 0x34);
     CHECK(read16(f.uart, reg::SCR) == 0x0034);
     CHECK(f.uart.counters().wide_accesses == 2);
+}
+
+TEST_CASE("uart keeps order and a consistent interrupt level under concurrent use", "[unit][uart]")
+{
+    // FakeIrq is not thread-safe by itself; IrqLevel serialises the set_level calls.
+    Fixture f;
+    write8(f.uart, reg::FCR, FCR_ENABLE);
+    write8(f.uart, reg::IER, IER_ERBFI | IER_ETBEI);
+    std::atomic<bool> done { false };
+    std::thread writer([&] {
+        for (int i = 0; i < 2000; ++i)
+            write8(f.uart, reg::THR, static_cast<uint8_t>(i));
+    });
+    std::thread host([&] {
+        std::array<std::byte, 3> input { std::byte { 1 }, std::byte { 2 }, std::byte { 3 } };
+        while (!done.load())
+            (void)f.uart.enqueue_rx(input);
+    });
+    for (int i = 0; i < 2000; ++i) {
+        if (read8(f.uart, reg::LSR) & LSR_DR)
+            (void)read8(f.uart, reg::RBR);
+        (void)read8(f.uart, reg::IIR);
+    }
+    writer.join();
+    done = true;
+    host.join();
+    REQUIRE(f.sent.size() == 2000);
+    for (size_t i = 0; i < f.sent.size(); ++i)
+        REQUIRE(f.sent[i] == static_cast<uint8_t>(i));
+    // Quiescent now: once RX is drained and THRE acknowledged, nothing is pending and the
+    // line is low (a stale level applied last would leave it high).
+    while (read8(f.uart, reg::LSR) & LSR_DR)
+        (void)read8(f.uart, reg::RBR);
+    for (int i = 0; i < 4 && (read8(f.uart, reg::IIR) & IIR_NO_INT) == 0; ++i) {
+    }
+    CHECK((read8(f.uart, reg::IIR) & 0x0f) == IIR_NO_INT);
+    CHECK_FALSE(f.irq.level);
 }
