@@ -8,6 +8,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
+#include <cstring>
 #include <fcntl.h>
 #include <filesystem>
 #include <fstream>
@@ -17,6 +18,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <termios.h>
 #include <thread>
 #include <unistd.h>
 
@@ -321,4 +323,42 @@ TEST_CASE("stdio back end with /dev/null stdin", "[unit][chardev]")
     std::this_thread::sleep_for(20ms);
     (*backend)->stop();
     CHECK((*backend)->counters().bytes_read == 0);
+}
+
+TEST_CASE("stdio back end puts a terminal stdin in raw mode and restores it", "[unit][chardev]")
+{
+    // A pty's slave stands in for the user's terminal.
+    int master = ::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (master < 0) {
+        std::printf("SKIP: no pseudo-terminals here (%s)\n", std::strerror(errno));
+        std::exit(MONARCH_SKIP_RETURN_CODE);
+    }
+    REQUIRE(::grantpt(master) == 0);
+    REQUIRE(::unlockpt(master) == 0);
+    char const* name = ::ptsname(master);
+    REQUIRE(name != nullptr);
+    termios before {};
+    {
+        Redirect in { STDIN_FILENO, name, O_RDWR | O_NOCTTY };
+        REQUIRE(::tcgetattr(STDIN_FILENO, &before) == 0);
+        REQUIRE((before.c_lflag & (ECHO | ICANON)) == (ECHO | ICANON)); // a fresh terminal is cooked
+        {
+            auto backend = CharBackend::create(SerialSpec { Kind::Stdio, {} });
+            REQUIRE(backend);
+            termios during {};
+            REQUIRE(::tcgetattr(STDIN_FILENO, &during) == 0);
+            CHECK((during.c_lflag & (ECHO | ICANON)) == 0);
+            CHECK((during.c_lflag & ISIG) != 0); // Ctrl-C still stops the VMM
+            Received received;
+            (*backend)->start_input(received.callback());
+            REQUIRE(::write(master, "k", 1) == 1); // delivered without a newline
+            CHECK(received.wait_for(1) == "k");
+        }
+        termios after {};
+        REQUIRE(::tcgetattr(STDIN_FILENO, &after) == 0);
+        CHECK(after.c_lflag == before.c_lflag);
+        CHECK(after.c_iflag == before.c_iflag);
+        CHECK(after.c_oflag == before.c_oflag);
+    }
+    ::close(master);
 }
