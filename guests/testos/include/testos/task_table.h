@@ -51,8 +51,13 @@ struct testos_task_table {
     struct testos_task tasks[TESTOS_MAX_TASKS];
 };
 
+#ifdef __cplusplus
+#define TESTOS_STATIC_ASSERT static_assert
+#else
+#define TESTOS_STATIC_ASSERT _Static_assert
+#endif
 #define TESTOS_OFFSET_CHECK(type, field, offset) \
-    _Static_assert(__builtin_offsetof(type, field) == (offset), #type "." #field)
+    TESTOS_STATIC_ASSERT(__builtin_offsetof(type, field) == (offset), #type "." #field)
 TESTOS_OFFSET_CHECK(struct testos_task, pid, 0);
 TESTOS_OFFSET_CHECK(struct testos_task, state, 4);
 TESTOS_OFFSET_CHECK(struct testos_task, cpu, 8);
@@ -62,12 +67,13 @@ TESTOS_OFFSET_CHECK(struct testos_task, counter, 32);
 TESTOS_OFFSET_CHECK(struct testos_task, ticks, 40);
 TESTOS_OFFSET_CHECK(struct testos_task, cr3, 48);
 TESTOS_OFFSET_CHECK(struct testos_task, wake_ns, 56);
-_Static_assert(sizeof(struct testos_task) == 64, "task entry size");
+TESTOS_STATIC_ASSERT(sizeof(struct testos_task) == 64, "task entry size");
 TESTOS_OFFSET_CHECK(struct testos_task_table, version, 8);
 TESTOS_OFFSET_CHECK(struct testos_task_table, entry_count, 16);
 TESTOS_OFFSET_CHECK(struct testos_task_table, cpu_count, 24);
 TESTOS_OFFSET_CHECK(struct testos_task_table, boot_tsc, 32);
 TESTOS_OFFSET_CHECK(struct testos_task_table, tasks, 72);
 #undef TESTOS_OFFSET_CHECK
+#undef TESTOS_STATIC_ASSERT
 
 #endif
