@@ -196,14 +196,15 @@ static bool parse_mp_table(void)
     if (!mapped(config, 44))
         return false;
     uint8_t const *c = (void const *)(uintptr_t)config;
-    uint16_t length, count;
+    uint16_t length;
     memcpy(&length, c + 4, 2);
-    memcpy(&count, c + 34, 2);
     if (memcmp(c, "PCMP", 4) != 0 || length < 44 || !checksum_ok(c, length))
         return false;
     kprintf("testos: MP table at %x (no ACPI)\n", config);
+    /* Walk by the base table length, as Linux does: some firmware (qboot) leaves the entry
+     * count at 0. Types 1-4 (bus, I/O APIC, interrupt assignments) are 8 bytes. */
     uint8_t const *p = c + 44, *end = c + length;
-    for (uint16_t i = 0; i < count && p < end; i++) {
+    while (p < end && p[0] <= 4) {
         if (p[0] == 0) { /* processor entry, 20 bytes; flags bit 0: enabled */
             if (p + 20 > end)
                 break;

@@ -67,13 +67,26 @@ static uint64_t tsc_per_pit_window(unsigned ms)
     return (rdtsc() - start) * 1000 / ms;
 }
 
+static void cpuid(uint32_t leaf, uint32_t *a, uint32_t *b, uint32_t *c, uint32_t *d)
+{
+    __asm__ volatile("cpuid" : "=a"(*a), "=b"(*b), "=c"(*c), "=d"(*d) : "a"(leaf), "c"(0));
+}
+
+/* The hypervisor timing leaf 0x40000010 (eax: TSC kHz), which KVM VMMs and VMware offer when
+ * the hypervisor range reaches it; then the architectural leaf 0x15 (crystal and ratio). */
 static uint64_t tsc_hz_from_cpuid(void)
 {
     uint32_t a, b, c, d;
-    __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0));
+    cpuid(0x40000000, &a, &b, &c, &d);
+    if (a >= 0x40000010 && a < 0x40010000) {
+        cpuid(0x40000010, &a, &b, &c, &d);
+        if (a)
+            return (uint64_t)a * 1000;
+    }
+    cpuid(0, &a, &b, &c, &d);
     if (a < 0x15)
         return 0;
-    __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0x15), "c"(0));
+    cpuid(0x15, &a, &b, &c, &d);
     if (a && b && c)
         return (uint64_t)c * b / a; /* crystal Hz * numerator / denominator */
     return 0;
@@ -86,11 +99,11 @@ void time_init(void)
     char const *source = "PIT";
     if (!hz) {
         hz = tsc_hz_from_cpuid();
-        source = "CPUID leaf 0x15";
+        source = "CPUID";
     }
     if (!hz) {
         hz = 2000000000ull;
-        source = "nothing (no PIT, no CPUID 0x15): assuming 2 GHz";
+        source = "nothing (no PIT, no CPUID timing leaf): assuming 2 GHz";
     }
     tsc_khz = hz / 1000;
     ns_mult = (1000000000ull << 32) / hz;

@@ -50,9 +50,9 @@ void require_guest_status(ProcessResult const& result, int guest_status)
     REQUIRE(contains(result.output, "testos: exit status " + std::to_string(guest_status) + "\n"));
 }
 
-void require_smp(int cpus)
+void require_smp(int cpus, std::string const& machine = "microvm")
 {
-    auto result = boot("testos.run=smp", { .cpus = cpus });
+    auto result = boot("testos.run=smp", { .machine = machine, .cpus = cpus });
     require_guest_status(result, TESTOS_EXIT_SUCCESS);
     REQUIRE(contains(result.output, "testos: " + std::to_string(cpus) + " CPUs found"));
     for (int cpu = 0; cpu < cpus; cpu++) {
@@ -81,6 +81,11 @@ TEST_CASE("testos brings up 2 vCPUs and every one reports from ring 3", "[qemu][
 
 TEST_CASE("testos brings up 4 vCPUs and every one reports from ring 3", "[qemu][testos]") { require_smp(4); }
 
+TEST_CASE("testos finds the CPUs through the MP table when there is no ACPI", "[qemu][testos]")
+{
+    require_smp(2, "microvm,acpi=off");
+}
+
 TEST_CASE("testos preempts two spinners on one vCPU: both advance", "[qemu][testos]")
 {
     auto result = boot("testos.run=spin:2");
@@ -93,6 +98,15 @@ TEST_CASE("testos preempts two spinners on one vCPU: both advance", "[qemu][test
         seen++;
     }
     REQUIRE(seen == 2);
+}
+
+// monarch-vmm may have no PIT: the TSC then comes from CPUID or a stated guess, and the LAPIC
+// timer must still preempt.
+TEST_CASE("testos boots and preempts without a PIT", "[qemu][testos]")
+{
+    auto result = boot("testos.run=spin:2", { .machine = "microvm,pit=off" });
+    require_guest_status(result, TESTOS_EXIT_SUCCESS);
+    REQUIRE_FALSE(contains(result.output, "calibrated against PIT"));
 }
 
 TEST_CASE("testos passes exit:N to the shell", "[qemu][testos]")
