@@ -117,6 +117,15 @@ static void parse_fadt(struct sdt_header const *fadt)
     }
     if (pm1a_cnt && pm1a_cnt < 0x10000)
         platform.pm1a_cnt = (uint16_t)pm1a_cnt;
+    /* Hardware-reduced ACPI (microvm): SLEEP_CONTROL_REG, a Generic Address at offset 244. */
+    if (fadt->length >= 256 && b[244] <= 1) {
+        uint64_t address;
+        memcpy(&address, b + 248, 8);
+        if (address && (b[244] == 1 ? address < 0x10000 : mapped(address, 1))) {
+            platform.sleep_control = address;
+            platform.sleep_control_is_io = b[244] == 1;
+        }
+    }
     struct sdt_header const *d = table_at(dsdt, "DSDT");
     if (d)
         find_s5(d);

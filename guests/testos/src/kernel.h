@@ -101,6 +101,8 @@ struct platform {
     uint32_t cpu_count;
     uint8_t apic_ids[MAX_CPUS];
     uint16_t pm1a_cnt; /* 0: unknown */
+    uint64_t sleep_control; /* hardware-reduced ACPI's sleep control register, 0: none */
+    bool sleep_control_is_io;
     uint8_t s5_slp_typ;
     bool have_s5;
 };

@@ -23,6 +23,13 @@ void system_exit(int status)
     outb(TESTOS_PORT_DEBUG_EXIT, (uint8_t)status);
     if (platform.pm1a_cnt && platform.have_s5) /* ACPI 4.8.3.2.1: SLP_TYP in bits 10-12, SLP_EN bit 13 */
         outw(platform.pm1a_cnt, (uint16_t)((platform.s5_slp_typ & 7) << 10 | 1 << 13));
+    if (platform.sleep_control && platform.have_s5) { /* ACPI 4.8.3.7: SLP_TYPx bits 2-4, SLP_EN bit 5 */
+        uint8_t value = (uint8_t)((platform.s5_slp_typ & 7) << 2 | 1 << 5);
+        if (platform.sleep_control_is_io)
+            outb((uint16_t)platform.sleep_control, value);
+        else
+            *(uint8_t volatile *)(uintptr_t)platform.sleep_control = value;
+    }
     for (;;)
         __asm__ volatile("cli; hlt");
 }

@@ -22,14 +22,17 @@ struct Boot {
     std::string machine { "microvm" };
     int cpus { 1 };
     std::vector<std::string> extra {};
+    bool debug_exit { true };
 };
 
 ProcessResult boot(std::string const& cmdline, Boot const& how = {})
 {
     require_program("qemu-system-x86_64");
     std::vector<std::string> argv { "qemu-system-x86_64", "-accel", "tcg", "-M", how.machine, "-kernel", TESTOS_ELF,
-        "-append", cmdline, "-nographic", "-nodefaults", "-no-user-config", "-serial", "stdio", "-device",
-        "isa-debug-exit,iobase=0xf4,iosize=4", "-m", "64M", "-smp", std::to_string(how.cpus) };
+        "-append", cmdline, "-nographic", "-nodefaults", "-no-user-config", "-serial", "stdio", "-m", "64M", "-smp",
+        std::to_string(how.cpus) };
+    if (how.debug_exit)
+        argv.insert(argv.end(), { "-device", "isa-debug-exit,iobase=0xf4,iosize=4" });
     argv.insert(argv.end(), how.extra.begin(), how.extra.end());
     auto result = run_process(argv, { .timeout = 30s });
     std::erase(result.output, '\r'); // the guest's serial lines end in CR LF
@@ -114,6 +117,20 @@ TEST_CASE("testos passes exit:N to the shell", "[qemu][testos]")
     for (int status : { 0, 7, 42, 63 }) {
         INFO("exit:" << status);
         require_guest_status(boot("testos.run=exit:" + std::to_string(status)), status);
+    }
+}
+
+// Without a debug-exit device the status write goes nowhere and the kernel powers off through
+// ACPI S5: PM1a_CNT on pc, the hardware-reduced sleep control register on microvm.
+TEST_CASE("testos powers off through ACPI S5 when there is no debug-exit device", "[qemu][testos]")
+{
+    for (char const* machine : { "pc", "microvm" }) {
+        auto result = boot("testos.run=exit:3", { .machine = machine, .debug_exit = false });
+        INFO(machine << ": " << describe(result));
+        REQUIRE_FALSE(result.timed_out);
+        REQUIRE(result.exited);
+        REQUIRE(result.exit_code == 0); // QEMU's own status after a guest power-off
+        REQUIRE(contains(result.output, "testos: exit status 3\n"));
     }
 }
 
