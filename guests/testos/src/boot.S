@@ -44,7 +44,14 @@ pvh_start32:
 
         .code64
 long_entry:
+        /* The ELF loader zeroes .bss (p_memsz > p_filesz); do it again rather than trust every
+         * loader. Nothing lives there yet: the stack is first used by the call below. */
+        mov     $__bss_start, %edi
+        mov     $__bss_end, %ecx
+        sub     %edi, %ecx
+        shr     $3, %ecx
         xor     %eax, %eax
+        rep stosq
         mov     %eax, %fs
         mov     %eax, %gs
         mov     $boot_stack_top, %rsp
