@@ -137,6 +137,8 @@ static void start_workload(void)
         main_task = must(task_create("mmio-bench", 0, user_mmio_bench, n, 0, true));
     } else if (run_argument("exit", 255, &n)) {
         main_task = must(task_create("exit", 0, user_exit, n, 0, false));
+    } else if (is_run("selftest")) {
+        main_task = must(task_create("selftest", 0, user_selftest, (uint64_t)(uintptr_t)&options, 0, false));
     } else if (is_run("triple-fault")) {
         kprintf("testos: triple-fault: loading an empty IDT and raising #UD in ring 0\n");
         load_empty_idt();

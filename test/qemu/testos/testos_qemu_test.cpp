@@ -134,10 +134,21 @@ TEST_CASE("testos powers off through ACPI S5 when there is no debug-exit device"
     }
 }
 
-TEST_CASE("testos rejects an unknown workload with the usage status", "[qemu][testos]")
+TEST_CASE("testos rejects unknown workloads and bad option values with the usage status", "[qemu][testos]")
 {
-    auto result = boot("testos.run=no-such-workload");
-    require_guest_status(result, TESTOS_EXIT_USAGE);
+    for (char const* cmdline : { "testos.run=no-such-workload", "testos.run=spin:0", "testos.run=spin:99",
+             "testos.run=exit:256", "testos.run=pio-bench:x", "testos.hz=5", "testos.timeout=soon" }) {
+        INFO(cmdline);
+        require_guest_status(boot(cmdline), TESTOS_EXIT_USAGE);
+    }
+}
+
+TEST_CASE("testos's system calls keep their ABI (selftest workload)", "[qemu][testos]")
+{
+    auto result = boot("testos.run=selftest");
+    require_guest_status(result, TESTOS_EXIT_SUCCESS);
+    REQUIRE(contains(result.output, "testos: selftest: write\n"));
+    REQUIRE(contains(result.output, "testos: selftest: 0 failures\n"));
 }
 
 TEST_CASE("testos pio-bench and mmio-bench report their exits", "[qemu][testos]")
