@@ -143,6 +143,13 @@ TEST_CASE("testos rejects unknown workloads and bad option values with the usage
     }
 }
 
+TEST_CASE("testos.timeout= ends a workload that runs too long", "[qemu][testos]")
+{
+    auto result = boot("testos.run=pio-bench:4000000000 testos.timeout=1");
+    require_guest_status(result, TESTOS_EXIT_TIMEOUT);
+    REQUIRE(contains(result.output, "testos: testos.timeout=1 expired\n"));
+}
+
 TEST_CASE("testos's system calls keep their ABI (selftest workload)", "[qemu][testos]")
 {
     auto result = boot("testos.run=selftest");
