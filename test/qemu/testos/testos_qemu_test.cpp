@@ -5,11 +5,18 @@
 #include "support/skip.h"
 #include "support/subprocess.h"
 
+#include "elf_reader.h"
 #include "testos/abi.h"
+#include "testos/task_table.h"
 
 #include <catch2/catch.hpp>
 
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <map>
 #include <regex>
+#include <unistd.h>
 #include <string>
 #include <vector>
 
@@ -188,4 +195,63 @@ TEST_CASE("testos emulation-failure ends in a failure, not a hang", "[qemu][test
     auto result = boot("testos.run=emulation-failure", { .extra = { "-no-reboot" } });
     require_guest_status(result, TESTOS_EXIT_EXCEPTION);
     REQUIRE(contains(result.output, "testos: exception 13 (#GP) error 0 at rip fed00000"));
+}
+
+// The task table read from outside, as an introspecting VMM would: guest RAM lives in a shared
+// file, the table's address comes from testos.elf's symbol table, its layout from task_table.h.
+TEST_CASE("testos's task table reads back from guest memory as documented", "[qemu][testos]")
+{
+    auto image = ElfImage::load(TESTOS_ELF);
+    REQUIRE(image.has_value());
+    auto symbol = image->symbol(TESTOS_TASK_TABLE_SYMBOL);
+    REQUIRE(symbol.has_value());
+    char path[] = "/tmp/testos-ram-XXXXXX";
+    int fd = ::mkstemp(path);
+    REQUIRE(fd >= 0);
+    ::close(fd);
+    auto result = boot("testos.run=spin:2", { .machine = "microvm,memory-backend=ram",
+        .extra = { "-object", std::string("memory-backend-file,id=ram,size=64M,share=on,mem-path=") + path } });
+    testos_task_table table {};
+    {
+        std::ifstream ram(path, std::ios::binary);
+        ram.seekg(static_cast<std::streamoff>(symbol->value));
+        ram.read(reinterpret_cast<char*>(&table), sizeof table);
+        REQUIRE(ram.good());
+    }
+    ::unlink(path);
+    require_guest_status(result, TESTOS_EXIT_SUCCESS);
+
+    REQUIRE(table.magic == TESTOS_TASK_TABLE_MAGIC);
+    REQUIRE(table.cpu_count == 1);
+    REQUIRE(table.tick_hz == 100);
+    REQUIRE(table.tsc_khz > 0);
+    std::map<uint64_t, uint64_t> printed; // pid -> counter the guest printed
+    std::regex spinner("testos: spinner pid ([0-9]+) counter ([0-9]+)");
+    for (auto it = std::sregex_iterator(result.output.begin(), result.output.end(), spinner); it != std::sregex_iterator(); ++it)
+        printed[std::stoull((*it)[1].str())] = std::stoull((*it)[2].str());
+    REQUIRE(printed.size() == 2);
+    int spinners = 0, coordinators = 0;
+    for (auto const& task : table.tasks) {
+        if (task.pid == 0)
+            continue;
+        std::string name(task.name, strnlen(task.name, sizeof task.name));
+        INFO("pid " << task.pid << " " << name << " state " << task.state);
+        REQUIRE(task.cpu == 0);
+        REQUIRE(task.cr3 % 4096 == 0);
+        REQUIRE(task.cr3 > 0x100000);
+        REQUIRE(task.cr3 < 64 * 1024 * 1024);
+        if (name == "spinner") {
+            spinners++;
+            REQUIRE(printed.count(task.pid) == 1);
+            REQUIRE(task.counter >= printed[task.pid]); // they may run on after the print
+            REQUIRE(task.ticks > 0);
+            REQUIRE((task.state == TESTOS_TASK_RUNNABLE || task.state == TESTOS_TASK_RUNNING));
+        } else if (name == "spin-wait") {
+            coordinators++;
+            REQUIRE(task.state == TESTOS_TASK_EXITED);
+            REQUIRE(task.exit_status == 0);
+        }
+    }
+    REQUIRE(spinners == 2);
+    REQUIRE(coordinators == 1);
 }
