@@ -158,6 +158,8 @@ static void start_workload(void)
         main_task = must(task_create("exit", 0, user_exit, n, 0, false));
     } else if (is_run("selftest")) {
         main_task = must(task_create("selftest", 0, user_selftest, (uint64_t)(uintptr_t)&options, 0, false));
+    } else if (is_run("user-fault")) {
+        main_task = must(task_create("user-fault", 0, user_fault, (uint64_t)(uintptr_t)&options, 0, false));
     } else {
         run_failure_workload();
     }

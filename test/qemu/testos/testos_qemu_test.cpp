@@ -197,6 +197,14 @@ TEST_CASE("testos emulation-failure ends in a failure, not a hang", "[qemu][test
     REQUIRE(contains(result.output, "testos: exception 13 (#GP) error 0 at rip fed00000"));
 }
 
+TEST_CASE("testos reports a ring-3 page fault with vector, error code and RIP, then fails", "[qemu][testos]")
+{
+    auto result = boot("testos.run=user-fault");
+    require_guest_status(result, TESTOS_EXIT_EXCEPTION);
+    // error 5: a user-mode read of a present page (SDM 4.7, page-fault error code P|U/S).
+    REQUIRE(std::regex_search(result.output, std::regex("testos: exception 14 \\(#PF\\) error 5 at rip [0-9a-f]+ \\(ring 3, cpu 0, pid 1\\)")));
+}
+
 // The task table read from outside, as an introspecting VMM would: guest RAM lives in a shared
 // file, the table's address comes from testos.elf's symbol table, its layout from task_table.h.
 TEST_CASE("testos's task table reads back from guest memory as documented", "[qemu][testos]")

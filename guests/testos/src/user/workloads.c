@@ -200,3 +200,16 @@ void user_selftest(uint64_t kernel_address, uint64_t arg1, uint64_t slot)
     u_flush(&line);
     u_exit(failures ? TESTOS_EXIT_FAILURE : TESTOS_EXIT_SUCCESS);
 }
+
+/* Reads a kernel-only page from ring 3: the #PF must end the guest with the exception status. */
+void user_fault(uint64_t kernel_address, uint64_t arg1, uint64_t slot)
+{
+    (void)arg1, (void)slot;
+    struct u_line line;
+    u_init(&line);
+    u_str(&line, "testos: user-fault: reading kernel memory from ring 3\n");
+    u_flush(&line);
+    uint64_t value = *(uint64_t volatile *)(uintptr_t)kernel_address;
+    (void)value;
+    u_exit(TESTOS_EXIT_FAILURE); /* not reached: the read faults */
+}
