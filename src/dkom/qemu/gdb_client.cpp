@@ -70,6 +70,9 @@ Result<GdbClient> GdbClient::connect(std::string_view address, std::chrono::mill
 {
     auto fd = address.starts_with("unix:") ? TRY(connect_unix(address.substr(5))) : TRY(connect_tcp(address));
     GdbClient client { std::move(fd) };
+    // A stub may have a stop reply pending from an earlier debugger's session (QEMU sends
+    // one when the VM stopped while nobody was attached): drop what arrives before we ask.
+    client.drain(std::chrono::milliseconds(100));
     // The GDB manual's "Overview": a client announces its features with qSupported first.
     (void)TRY(client.request("qSupported:xmlRegisters=i386;vContSupported+", timeout));
     return client;
@@ -90,6 +93,18 @@ Result<void> GdbClient::write_all(std::string_view bytes)
         bytes.remove_prefix(static_cast<size_t>(written));
     }
     return {};
+}
+
+void GdbClient::drain(std::chrono::milliseconds quiet)
+{
+    char buffer[4096];
+    for (int round = 0; round < 64 && m_fd; ++round) {
+        pollfd pfd { m_fd.get(), POLLIN, 0 };
+        if (::poll(&pfd, 1, static_cast<int>(quiet.count())) <= 0)
+            return;
+        if (::recv(m_fd.get(), buffer, sizeof(buffer), 0) <= 0)
+            return;
+    }
 }
 
 Result<void> GdbClient::send(std::string_view payload) { return write_all(frame(payload)); }

@@ -36,6 +36,8 @@ public:
 private:
     explicit GdbClient(UniqueFd fd) : m_fd(std::move(fd)) {}
     [[nodiscard]] Result<void> write_all(std::string_view bytes);
+    // Discards input until none arrives for `quiet`.
+    void drain(std::chrono::milliseconds quiet);
 
     UniqueFd m_fd;
     PacketDecoder m_decoder;

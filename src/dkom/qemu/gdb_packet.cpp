@@ -191,6 +191,14 @@ std::vector<TargetElement> parse_target_xml(std::string_view xml)
     std::vector<TargetElement> out;
     size_t at = 0;
     while ((at = xml.find('<', at)) != std::string_view::npos) {
+        if (xml.substr(at).starts_with("<!--")) {
+            // Comments may hold commented-out <reg> elements (QEMU's i386-64bit.xml does).
+            auto const close = xml.find("-->", at + 4);
+            if (close == std::string_view::npos)
+                break;
+            at = close + 3;
+            continue;
+        }
         auto const end = xml.find('>', at);
         if (end == std::string_view::npos)
             break;

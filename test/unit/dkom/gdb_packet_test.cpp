@@ -81,6 +81,15 @@ TEST_CASE("target description lists registers and includes in order", "[unit][dk
     CHECK(elements[2].reg->regnum == 70U);
 }
 
+TEST_CASE("registers inside XML comments do not count", "[unit][dkom][gdb]")
+{
+    auto const elements = gdb::parse_target_xml(R"(<reg name="gs" bitsize="32"/><!--reg name="cs_base" bitsize="64"/>
+        <reg name="ss_base" bitsize="64"/--><reg name="fs_base" bitsize="64"/>)");
+    REQUIRE(elements.size() == 2);
+    CHECK(elements[0].reg->name == "gs");
+    CHECK(elements[1].reg->name == "fs_base");
+}
+
 TEST_CASE("stop replies name the thread that stopped", "[unit][dkom][gdb]")
 {
     CHECK(gdb::stop_reply_thread("T05thread:02;") == 2U);
