@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: Apache-2.0
+// monarch-introspect: lists and inspects the processes of a running Linux guest from outside
+// it (a QEMU VM: gdbstub + shared memory file), with a profile of the guest's kernel.
+#include "common/log.h"
+#include "dkom/linux/linux_kernel.h"
+#include "dkom/profile/read_file.h"
+#include "dkom/qemu/qemu_guest.h"
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <fmt/format.h>
+
+using namespace monarch;
+using namespace monarch::dkom;
+
+namespace {
+
+// Exit statuses (docs/monarch-introspect.md).
+constexpr int exit_ok = 0;
+constexpr int exit_usage = 2;
+constexpr int exit_target = 3;   // the guest cannot be reached
+constexpr int exit_profile = 4;  // the profile is unreadable or does not match the guest
+constexpr int exit_not_found = 5; // no such pid
+
+struct Options {
+    std::string gdb_address;
+    std::string memory_file;
+    std::string profile_path;
+    std::string kernel_image;
+    int timeout_ms { 5000 };
+    bool threads { false };
+    int32_t pid { -1 };
+};
+
+Result<Profile> load_profile(Options const& options)
+{
+    if (!options.profile_path.empty())
+        return Profile::from_isf_file(options.profile_path);
+    auto const image = TRY(read_whole_file(options.kernel_image));
+    return Profile::from_kernel_image(image);
+}
+
+int report(Error const& error, int status)
+{
+    std::fprintf(stderr, "monarch-introspect: %s\n", to_string(error).c_str());
+    return status;
+}
+
+void print_tasks(std::vector<TaskInfo> const& tasks)
+{
+    std::printf("%7s %7s %7s %5s %1s %4s %3s %12s %-16s %s\n", "PID", "TGID", "PPID", "UID", "S", "NICE", "POL", "CPU_NS", "COMM", "PGD");
+    for (auto const& task : tasks) {
+        std::string const pgd = task.page_table_root ? fmt::format("{:#x}", task.page_table_root->raw()) : "-";
+        std::printf("%7d %7d %7d %5u %c %4d %3u %12llu %-16s %s\n", task.pid, task.tgid, task.parent_pid, task.uid,
+            task.state_letter, task.nice, task.policy, static_cast<unsigned long long>(task.sum_exec_runtime_ns),
+            task.kernel_thread ? fmt::format("[{}]", task.comm).c_str() : task.comm.c_str(), pgd.c_str());
+    }
+}
+
+int run(Options const& options, std::string const& command)
+{
+    auto profile = load_profile(options);
+    if (!profile)
+        return report(profile.error(), exit_profile);
+    auto layout = LinuxLayout::from_profile(*profile);
+    if (!layout)
+        return report(layout.error(), exit_profile);
+    auto guest = QemuGuest::attach({ options.gdb_address, options.memory_file, std::chrono::milliseconds(options.timeout_ms) });
+    if (!guest)
+        return report(guest.error(), exit_target);
+    auto kernel = LinuxKernel::attach(**guest, std::move(*layout));
+    if (!kernel)
+        return report(kernel.error(), kernel.error().code == Errc::NotFound ? exit_profile : exit_target);
+    if (command == "ps") {
+        auto const tasks = kernel->tasks({ .threads = options.threads });
+        if (!tasks)
+            return report(tasks.error(), tasks.error().code == Errc::Corrupt ? exit_profile : exit_target);
+        print_tasks(*tasks);
+        return exit_ok;
+    }
+    if (command == "show") {
+        auto const task = kernel->task_by_pid(options.pid);
+        if (!task)
+            return report(task.error(), task.error().code == Errc::NotFound ? exit_not_found : exit_target);
+        print_tasks({ *task });
+        return exit_ok;
+    }
+    if (command == "running") {
+        auto const running = kernel->running_tasks();
+        if (!running)
+            return report(running.error(), exit_target);
+        for (auto const& entry : *running) {
+            if (entry.task)
+                std::printf("vcpu%u %d %s\n", entry.vcpu.raw(), entry.task->pid, entry.task->comm.c_str());
+            else
+                std::printf("vcpu%u ?\n", entry.vcpu.raw());
+        }
+        return exit_ok;
+    }
+    std::fprintf(stderr, "monarch-introspect: unknown command\n");
+    return exit_usage;
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+    Options options;
+    CLI::App app { "monarch-introspect: see the processes of a running Linux guest from outside" };
+    app.require_subcommand(1);
+    app.add_option("--qemu-gdb", options.gdb_address, "QEMU gdbstub: HOST:PORT or unix:PATH")->required();
+    app.add_option("--memory-file", options.memory_file, "mem-path of QEMU's shared memory-backend-file")->required();
+    auto* isf = app.add_option("--profile", options.profile_path, "Volatility ISF JSON profile of the guest kernel");
+    auto* image = app.add_option("--kernel-image", options.kernel_image, "the guest's kernel image (bzImage or vmlinux)");
+    isf->excludes(image);
+    app.add_option("--timeout-ms", options.timeout_ms, "deadline for each gdbstub reply")->check(CLI::Range(100, 600000));
+    auto* ps = app.add_subcommand("ps", "list processes");
+    ps->add_flag("--threads", options.threads, "list every thread, not only processes");
+    auto* show = app.add_subcommand("show", "one task by pid");
+    show->add_option("pid", options.pid, "process or thread id")->required()->check(CLI::NonNegativeNumber);
+    app.add_subcommand("running", "the task each vCPU runs");
+    try {
+        app.parse(argc, argv);
+    } catch (CLI::ParseError const& error) {
+        return app.exit(error) == 0 ? exit_ok : exit_usage;
+    }
+    if (options.profile_path.empty() && options.kernel_image.empty()) {
+        std::fprintf(stderr, "monarch-introspect: give --profile or --kernel-image\n");
+        return exit_usage;
+    }
+    try {
+        return run(options, app.get_subcommands().front()->get_name());
+    } catch (std::exception const& error) {
+        std::fprintf(stderr, "monarch-introspect: %s\n", error.what());
+        return exit_target;
+    }
+}
