@@ -4,6 +4,7 @@
 # (their number from the kernel command line: monarch.spinners=N), print a ready marker, and
 # run a shell on the serial console that the tests drive.
 /bin/busybox --install -s /bin
+mount -t devtmpfs devtmpfs /dev
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t tmpfs tmpfs /run
