@@ -65,6 +65,11 @@ public:
     // Resumes the VM and waits until a vCPU hits a breakpoint; the VM is then paused and the
     // vCPU that hit is returned. On timeout the VM is paused again and Errc::Timeout returned.
     [[nodiscard]] virtual Result<VcpuId> run_until_breakpoint(std::chrono::milliseconds timeout) = 0;
+    // The same, but only `vcpu` runs; the others stay paused (for code that must run before
+    // any other vCPU makes progress, and takes no lock another vCPU could hold).
+    [[nodiscard]] virtual Result<VcpuId> run_vcpu_until_breakpoint(VcpuId vcpu, std::chrono::milliseconds timeout) = 0;
+    // Executes one instruction on `vcpu` (the others stay paused); the VM must be paused.
+    [[nodiscard]] virtual Result<void> step(VcpuId vcpu) = 0;
 };
 
 // Pauses on construction when the VM was running, and resumes on destruction only in that case.

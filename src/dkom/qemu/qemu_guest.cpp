@@ -268,6 +268,36 @@ Result<void> QemuGuest::clear_breakpoint(GuestVirtAddr gva)
 Result<VcpuId> QemuGuest::run_until_breakpoint(std::chrono::milliseconds timeout)
 {
     TRY_VOID(resume());
+    return wait_for_stop(timeout);
+}
+
+Result<VcpuId> QemuGuest::run_vcpu_until_breakpoint(VcpuId vcpu, std::chrono::milliseconds timeout)
+{
+    if (!paused())
+        return fail(Errc::Busy, "run one vCPU: the VM must be paused");
+    if (vcpu.raw() >= m_threads.size())
+        return fail(Errc::OutOfRange, "no such vCPU");
+    // vCont with an action for one thread only: in all-stop mode the others stay stopped
+    // (GDB manual, "vCont"; QEMU's gdb_handle_vcont starts only the CPUs given an action).
+    TRY_VOID(m_client.send(fmt::format("vCont;c:{:x}", m_threads[vcpu.raw()])));
+    m_running = true;
+    return wait_for_stop(timeout);
+}
+
+Result<void> QemuGuest::step(VcpuId vcpu)
+{
+    if (!paused())
+        return fail(Errc::Busy, "step: the VM must be paused");
+    if (vcpu.raw() >= m_threads.size())
+        return fail(Errc::OutOfRange, "no such vCPU");
+    TRY_VOID(m_client.send(fmt::format("vCont;s:{:x}", m_threads[vcpu.raw()])));
+    m_running = true;
+    TRY(wait_for_stop(m_timeout));
+    return {};
+}
+
+Result<VcpuId> QemuGuest::wait_for_stop(std::chrono::milliseconds timeout)
+{
     for (;;) {
         auto reply = m_client.wait_packet(timeout);
         if (!reply && reply.error().code == Errc::Timeout) {

@@ -41,6 +41,8 @@ public:
     Result<void> set_breakpoint(GuestVirtAddr) override;
     Result<void> clear_breakpoint(GuestVirtAddr) override;
     Result<VcpuId> run_until_breakpoint(std::chrono::milliseconds timeout) override;
+    Result<VcpuId> run_vcpu_until_breakpoint(VcpuId vcpu, std::chrono::milliseconds timeout) override;
+    Result<void> step(VcpuId vcpu) override;
 
     // Register numbers by name, from the stub's target description.
     [[nodiscard]] std::map<std::string, gdb::RegisterDescription> const& register_map() const { return m_registers; }
@@ -49,6 +51,7 @@ private:
     QemuGuest(gdb::GdbClient client, QemuMemoryFile memory, std::chrono::milliseconds timeout)
         : m_client(std::move(client)), m_memory(std::move(memory)), m_timeout(timeout) {}
     Result<void> discover_threads();
+    Result<VcpuId> wait_for_stop(std::chrono::milliseconds timeout);
     Result<void> discover_registers();
     Result<void> load_description(std::string const& annex, uint32_t& next_regnum, int depth);
     Result<std::string> read_annex(std::string const& annex);

@@ -3,6 +3,7 @@
 // it (a QEMU VM: gdbstub + shared memory file), with a profile of the guest's kernel.
 #include "common/log.h"
 #include "dkom/linux/linux_kernel.h"
+#include "dkom/ops/task_control.h"
 #include "dkom/profile/read_file.h"
 #include "dkom/qemu/qemu_guest.h"
 
@@ -30,6 +31,7 @@ struct Options {
     int timeout_ms { 5000 };
     bool threads { false };
     int32_t pid { -1 };
+    int32_t nice { 0 };
 };
 
 Result<Profile> load_profile(Options const& options)
@@ -55,6 +57,24 @@ void print_tasks(std::vector<TaskInfo> const& tasks)
             task.state_letter, task.nice, task.policy, static_cast<unsigned long long>(task.sum_exec_runtime_ns),
             task.kernel_thread ? fmt::format("[{}]", task.comm).c_str() : task.comm.c_str(), pgd.c_str());
     }
+}
+
+int control(Options const& options, std::string const& command, Profile const& profile, LinuxKernel& kernel)
+{
+    auto symbols = ControlSymbols::from_profile(profile);
+    if (!symbols)
+        return report(symbols.error(), exit_profile);
+    TaskControl tasks { kernel, std::move(*symbols) };
+    Result<void> done = fail(Errc::InvalidArgument, "unknown command");
+    if (command == "suspend")
+        done = tasks.suspend(options.pid);
+    else if (command == "resume")
+        done = tasks.resume(options.pid);
+    else if (command == "nice")
+        done = tasks.set_nice(options.pid, options.nice);
+    if (!done)
+        return report(done.error(), done.error().code == Errc::NotFound ? exit_not_found : exit_target);
+    return exit_ok;
 }
 
 int run(Options const& options, std::string const& command)
@@ -97,8 +117,7 @@ int run(Options const& options, std::string const& command)
         }
         return exit_ok;
     }
-    std::fprintf(stderr, "monarch-introspect: unknown command\n");
-    return exit_usage;
+    return control(options, command, *profile, *kernel);
 }
 
 } // namespace
@@ -119,6 +138,13 @@ int main(int argc, char** argv)
     auto* show = app.add_subcommand("show", "one task by pid");
     show->add_option("pid", options.pid, "process or thread id")->required()->check(CLI::NonNegativeNumber);
     app.add_subcommand("running", "the task each vCPU runs");
+    auto* suspend = app.add_subcommand("suspend", "stop a process (SIGSTOP sent by the guest kernel)");
+    suspend->add_option("pid", options.pid, "process id")->required()->check(CLI::PositiveNumber);
+    auto* resume = app.add_subcommand("resume", "continue a process (SIGCONT sent by the guest kernel)");
+    resume->add_option("pid", options.pid, "process id")->required()->check(CLI::PositiveNumber);
+    auto* nice = app.add_subcommand("nice", "set a task's nice value (set_user_nice in the guest kernel)");
+    nice->add_option("pid", options.pid, "process or thread id")->required()->check(CLI::PositiveNumber);
+    nice->add_option("value", options.nice, "nice, -20..19")->required()->check(CLI::Range(-20, 19));
     try {
         app.parse(argc, argv);
     } catch (CLI::ParseError const& error) {
