@@ -4,8 +4,7 @@
 // target that went away, with the guest still running afterwards.
 #include "dkom/linux/linux_kernel.h"
 #include "dkom/qemu/qemu_guest.h"
-#include "linux_guest.h"
-#include "support/skip.h"
+#include "session.h"
 
 #include <catch2/catch.hpp>
 #include <map>
@@ -13,39 +12,9 @@
 
 using namespace monarch;
 using namespace monarch::dkom;
+using monarch::dkom::test::session;
 
 namespace {
-
-struct Session {
-    std::unique_ptr<dkom::test::LinuxGuest> guest;
-    std::unique_ptr<QemuGuest> access;
-    LinuxLayout layout;
-};
-
-// One booted guest per test process, started on first use.
-Session& session()
-{
-    static Session s_session;
-    if (s_session.guest)
-        return s_session;
-    monarch::test::require_program("qemu-system-x86_64");
-    std::string why;
-    auto const* profile = dkom::test::guest_profile(why);
-    if (profile == nullptr)
-        FAIL(why);
-    auto layout = LinuxLayout::from_profile(*profile);
-    if (!layout)
-        FAIL("layout from the profile: " << to_string(layout.error()));
-    s_session.layout = *layout;
-    s_session.guest = dkom::test::LinuxGuest::boot(why);
-    if (!s_session.guest)
-        FAIL(why);
-    auto access = QemuGuest::attach({ s_session.guest->gdb_address(), s_session.guest->memory_file() });
-    if (!access)
-        FAIL("attach: " << to_string(access.error()));
-    s_session.access = std::move(*access);
-    return s_session;
-}
 
 struct Entry {
     int ppid { 0 };
