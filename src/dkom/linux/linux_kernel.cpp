@@ -98,26 +98,41 @@ Result<TaskInfo> LinuxKernel::task_by_pid(int32_t pid, WalkLimits const& limits)
     return fail(Errc::NotFound, "no task with that pid");
 }
 
-Result<std::vector<VcpuTask>> LinuxKernel::running_tasks()
+Result<std::vector<std::optional<uint64_t>>> LinuxKernel::current_task_addresses()
 {
-    auto const pause = TRY(PauseScope::create(*m_access));
     uint32_t const vcpus = m_access->vcpu_count();
     // __per_cpu_offset[cpu] is each CPU's per-CPU base, which the kernel keeps in GS base
     // (in GS while in the kernel, in KERNEL_GS_BASE while in user mode: swapgs exchanges
     // them). A vCPU's base must be one of the array's entries before we trust it.
-    std::vector<uint64_t> bases(std::min<uint32_t>(vcpus + 64, 8192));
-    TRY_VOID(read_kernel(runtime_address(m_layout.per_cpu_offset), std::as_writable_bytes(std::span(bases))));
-    std::vector<VcpuTask> out;
+    if (m_per_cpu_bases.empty()) {
+        std::vector<uint64_t> bases(std::min<uint32_t>(vcpus + 64, 8192));
+        TRY_VOID(read_kernel(runtime_address(m_layout.per_cpu_offset), std::as_writable_bytes(std::span(bases))));
+        m_per_cpu_bases = std::move(bases);
+    }
+    std::vector<std::optional<uint64_t>> out;
     for (uint32_t index = 0; index < vcpus; ++index) {
         auto const regs = TRY(m_access->read_registers(VcpuId { index }));
-        VcpuTask entry { VcpuId { index }, std::nullopt };
+        std::optional<uint64_t> current;
         for (uint64_t const base : { regs.gs_base, regs.kernel_gs_base }) {
-            if (base == 0 || std::ranges::find(bases, base) == bases.end())
+            if (base == 0 || std::ranges::find(m_per_cpu_bases, base) == m_per_cpu_bases.end())
                 continue;
-            uint64_t const current = TRY(read_pointer(base + m_layout.current_task_percpu));
-            entry.task = TRY(read_task(current));
+            current = TRY(read_pointer(base + m_layout.current_task_percpu));
             break;
         }
+        out.push_back(current);
+    }
+    return out;
+}
+
+Result<std::vector<VcpuTask>> LinuxKernel::running_tasks()
+{
+    auto const pause = TRY(PauseScope::create(*m_access));
+    auto const addresses = TRY(current_task_addresses());
+    std::vector<VcpuTask> out;
+    for (uint32_t index = 0; index < addresses.size(); ++index) {
+        VcpuTask entry { VcpuId { index }, std::nullopt };
+        if (addresses[index])
+            entry.task = TRY(read_task(*addresses[index]));
         out.push_back(std::move(entry));
     }
     return out;

@@ -52,6 +52,9 @@ public:
     [[nodiscard]] Result<TaskInfo> task_by_pid(int32_t pid, WalkLimits const& = {});
     // For each vCPU, the task it runs (per-CPU current_task through its GS base).
     [[nodiscard]] Result<std::vector<VcpuTask>> running_tasks();
+    // The same, cheaper: only each vCPU's current task_struct address (nullopt when its
+    // per-CPU area cannot be identified). The guest must be paused.
+    [[nodiscard]] Result<std::vector<std::optional<uint64_t>>> current_task_addresses();
 
     [[nodiscard]] int64_t slide() const { return m_slide.virtual_slide; }
     [[nodiscard]] AddressSpace const& kernel_space() const { return m_kernel_space; }
@@ -74,6 +77,7 @@ private:
     LinuxLayout m_layout;
     AddressSpace m_kernel_space;
     KernelSlide m_slide;
+    std::vector<uint64_t> m_per_cpu_bases; // __per_cpu_offset[], read once (fixed after boot)
 };
 
 // True for canonical addresses in the kernel half (bit 63 set), the only place kernel

@@ -2,6 +2,7 @@
 // monarch-introspect: lists and inspects the processes of a running Linux guest from outside
 // it (a QEMU VM: gdbstub + shared memory file), with a profile of the guest's kernel.
 #include "common/log.h"
+#include "dkom/linux/cpu_sampler.h"
 #include "dkom/linux/linux_kernel.h"
 #include "dkom/ops/task_control.h"
 #include "dkom/profile/read_file.h"
@@ -32,6 +33,9 @@ struct Options {
     bool threads { false };
     int32_t pid { -1 };
     int32_t nice { 0 };
+    double rate_hz { 100 };
+    double interval_s { 1 };
+    int count { 1 };
 };
 
 Result<Profile> load_profile(Options const& options)
@@ -57,6 +61,24 @@ void print_tasks(std::vector<TaskInfo> const& tasks)
             task.state_letter, task.nice, task.policy, static_cast<unsigned long long>(task.sum_exec_runtime_ns),
             task.kernel_thread ? fmt::format("[{}]", task.comm).c_str() : task.comm.c_str(), pgd.c_str());
     }
+}
+
+int top(Options const& options, LinuxKernel& kernel)
+{
+    for (int round = 0; options.count == 0 || round < options.count; ++round) {
+        auto const sampling = sample_cpu(kernel, options.rate_hz, std::chrono::milliseconds(static_cast<int64_t>(options.interval_s * 1000)));
+        if (!sampling)
+            return report(sampling.error(), exit_target);
+        std::printf("%llu rounds in %.2f s (%.0f Hz), idle vCPU samples %llu\n", static_cast<unsigned long long>(sampling->samples),
+            sampling->seconds, static_cast<double>(sampling->samples) / sampling->seconds, static_cast<unsigned long long>(sampling->idle_samples));
+        std::printf("%7s %7s %8s %10s %10s %s\n", "PID", "TGID", "SAMPLES", "VMM_CPU_S", "GUEST_S", "COMM");
+        for (auto const& usage : sampling->tasks) {
+            std::printf("%7d %7d %8llu %10.3f %10.3f %s\n", usage.pid, usage.tgid, static_cast<unsigned long long>(usage.samples),
+                usage.sampled_seconds, static_cast<double>(usage.guest_ns) / 1e9, usage.comm.c_str());
+        }
+        std::fflush(stdout);
+    }
+    return exit_ok;
 }
 
 int control(Options const& options, std::string const& command, Profile const& profile, LinuxKernel& kernel)
@@ -117,6 +139,8 @@ int run(Options const& options, std::string const& command)
         }
         return exit_ok;
     }
+    if (command == "top")
+        return top(options, *kernel);
     return control(options, command, *profile, *kernel);
 }
 
@@ -138,6 +162,10 @@ int main(int argc, char** argv)
     auto* show = app.add_subcommand("show", "one task by pid");
     show->add_option("pid", options.pid, "process or thread id")->required()->check(CLI::NonNegativeNumber);
     app.add_subcommand("running", "the task each vCPU runs");
+    auto* top_command = app.add_subcommand("top", "CPU time per task, sampled by the VMM, next to the guest's own figure");
+    top_command->add_option("--rate", options.rate_hz, "samples per second")->check(CLI::Range(1.0, 10000.0));
+    top_command->add_option("--interval", options.interval_s, "seconds per report")->check(CLI::Range(0.1, 3600.0));
+    top_command->add_option("--count", options.count, "reports to print (0: until interrupted)")->check(CLI::NonNegativeNumber);
     auto* suspend = app.add_subcommand("suspend", "stop a process (SIGSTOP sent by the guest kernel)");
     suspend->add_option("pid", options.pid, "process id")->required()->check(CLI::PositiveNumber);
     auto* resume = app.add_subcommand("resume", "continue a process (SIGCONT sent by the guest kernel)");
