@@ -7,12 +7,8 @@
 #include "dkom/profile/read_file.h"
 
 #include "common/log.h"
-#include "common/unique_fd.h"
 
-#include <fcntl.h>
 #include <nlohmann/json.hpp>
-#include <sys/stat.h>
-#include <unistd.h>
 
 namespace monarch::dkom {
 
@@ -247,34 +243,6 @@ Result<Profile> Profile::from_isf_json(std::string_view json)
         log::debug("ISF: {}", error.what());
         return fail(Errc::BadImage, "ISF: malformed JSON value");
     }
-}
-
-Result<std::vector<std::byte>> read_whole_file(std::string const& path)
-{
-    UniqueFd fd { ::open(path.c_str(), O_RDONLY | O_CLOEXEC) };
-    if (!fd)
-        return fail_errno("open");
-    struct stat info {};
-    if (::fstat(fd.get(), &info) != 0)
-        return fail_errno("fstat");
-    if (!S_ISREG(info.st_mode))
-        return fail(Errc::InvalidArgument, "not a regular file");
-    if (static_cast<uint64_t>(info.st_size) > max_decompressed_size)
-        return fail(Errc::InvalidArgument, "file larger than 1 GiB");
-    std::vector<std::byte> bytes(static_cast<size_t>(info.st_size));
-    size_t done = 0;
-    while (done < bytes.size()) {
-        ssize_t got = ::read(fd.get(), bytes.data() + done, bytes.size() - done);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got < 0)
-            return fail_errno("read");
-        if (got == 0)
-            break; // the file shrank while we read it
-        done += static_cast<size_t>(got);
-    }
-    bytes.resize(done);
-    return bytes;
 }
 
 Result<Profile> Profile::from_isf_file(std::string const& path)
