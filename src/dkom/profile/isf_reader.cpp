@@ -135,6 +135,9 @@ Result<Member> read_member(std::string const& name, Json const& entry, uint64_t 
             return fail(Errc::BadImage, "ISF: field 'anonymous' is not a boolean");
         member.anonymous = it->get<bool>();
     }
+    // dwarf2json versions before the "anonymous" key marked unnamed members only by name.
+    if (name.starts_with("unnamed_field_"))
+        member.anonymous = true;
     return member;
 }
 
