@@ -204,6 +204,18 @@ std::optional<uint64_t> Profile::type_size(std::string_view type) const
     return std::nullopt;
 }
 
+std::optional<int64_t> Profile::enum_value(std::string_view enum_name, std::string_view constant) const
+{
+    auto it = m_data->enums.find(enum_name);
+    if (it == m_data->enums.end())
+        return std::nullopt;
+    for (auto const& [name, value] : it->second.constants) {
+        if (name == constant)
+            return value;
+    }
+    return std::nullopt;
+}
+
 std::optional<std::string> Profile::kernel_banner() const
 {
     auto it = m_data->symbols.find("linux_banner");

@@ -81,6 +81,7 @@ TEST_CASE("BTF structs, unions, bitfields and qualifiers become profile types", 
 
     CHECK(profile.type_size("task_struct") == 128);
     CHECK(profile.type_size("task_state") == 4);
+    CHECK(profile.enum_value("task_state", "STOPPED") == 4);
     auto field = [&](char const* path) {
         auto info = profile.field("task_struct", path);
         INFO(path);

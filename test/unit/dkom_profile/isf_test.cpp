@@ -94,6 +94,9 @@ TEST_CASE("ISF symbols, sizes and the banner", "[unit][isf]")
     CHECK(profile.type_size("task_state") == 4);
     CHECK_FALSE(profile.type_size("mm_struct"));
     CHECK(profile.kernel_banner() == "Linux version 6.1.0-test");
+    CHECK(profile.enum_value("task_state", "STOPPED") == 4);
+    CHECK_FALSE(profile.enum_value("task_state", "ZOMBIE"));
+    CHECK_FALSE(profile.enum_value("pid_type", "PIDTYPE_PID"));
     CHECK(profile.symbol_count() == 2);
     CHECK(profile.type_count() == 4);
 }

@@ -141,6 +141,9 @@ TEST_CASE("kernel: init_task read through BTF offsets is the idle task", "[unit]
     CHECK(image_value<uint64_t>(init_task + offset_of("task_struct", "stack")) == symbol("init_stack"));
     CHECK(image_value<uint64_t>(init_task + offset_of("task_struct", "real_parent")) == init_task);
     CHECK(profile().field("task_struct", "se.sum_exec_runtime")->size == 8);
+    // include/linux/pid.h: enum pid_type { PIDTYPE_PID, PIDTYPE_TGID, PIDTYPE_PGID, PIDTYPE_SID, PIDTYPE_MAX }
+    CHECK(profile().enum_value("pid_type", "PIDTYPE_TGID") == 1);
+    CHECK(profile().enum_value("pid_type", "PIDTYPE_MAX") == 4);
     CHECK(profile().type_size("task_struct") > offset_of("task_struct", "comm"));
 }
 
