@@ -174,7 +174,6 @@ TEST_CASE("kallsyms: absent or damaged tables are reported, not guessed", "[unit
     add_table(damaged, symbols, false);
     // Break the second marker: names and markers no longer agree.
     auto& bytes = damaged.data();
-    std::vector<uint8_t> needle(8, 0); // markers[0] == 0 is followed by markers[1]
     auto table = find_kallsyms(bytes);
     REQUIRE(table);
     size_t marker1 = table->layout.markers + 4;
