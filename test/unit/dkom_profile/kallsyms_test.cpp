@@ -79,46 +79,62 @@ void add_decoy(Blob& blob)
         blob.put<uint16_t>(uint16_t(2 * i));
 }
 
-void add_table(Blob& blob, std::vector<KallsymsSymbol> const& symbols, bool with_seqs)
+enum class Layout {
+    Linux61,     // offsets, relative_base, num_syms, names, markers, token_table, token_index
+    Linux61Seqs, // the same with kallsyms_seqs_of_names before token_table (Debian's 6.1)
+    Late,        // num_syms, names, markers, token_table, token_index, offsets, relative_base, seqs
+};
+
+std::vector<std::byte> encode_names(std::vector<KallsymsSymbol> const& symbols, std::vector<uint32_t>& markers)
 {
-    auto tokens = make_tokens();
-    std::vector<uint8_t> names;
-    std::vector<uint32_t> markers;
+    std::vector<std::byte> names;
     for (size_t i = 0; i < symbols.size(); ++i) {
         if (i % 256 == 0)
             markers.push_back(uint32_t(names.size()));
         auto encoded = encode(std::string(1, symbols[i].type) + symbols[i].name);
         if (encoded.size() >= 128) {
-            names.push_back(uint8_t((encoded.size() & 0x7f) | 0x80));
-            names.push_back(uint8_t(encoded.size() >> 7));
+            names.push_back(std::byte((encoded.size() & 0x7f) | 0x80));
+            names.push_back(std::byte(encoded.size() >> 7));
         } else {
-            names.push_back(uint8_t(encoded.size()));
+            names.push_back(std::byte(encoded.size()));
         }
-        names.insert(names.end(), encoded.begin(), encoded.end());
+        for (auto token : encoded)
+            names.push_back(std::byte(token));
     }
+    return names;
+}
+
+// kallsyms_offsets and kallsyms_relative_base. With CONFIG_KALLSYMS_ABSOLUTE_PERCPU an entry
+// is the address itself when it is small, else relative_base - 1 - address; without it, the
+// address minus relative_base.
+void add_offsets(Blob& blob, std::vector<KallsymsSymbol> const& symbols, bool absolute_percpu)
+{
     blob.align(8);
-    for (auto const& symbol : symbols) // kallsyms_offsets, CONFIG_KALLSYMS_ABSOLUTE_PERCPU
-        blob.put<int32_t>(symbol.address < relative_base ? int32_t(symbol.address) : int32_t(relative_base - 1 - symbol.address));
+    for (auto const& symbol : symbols) {
+        if (!absolute_percpu)
+            blob.put<uint32_t>(uint32_t(symbol.address - relative_base));
+        else
+            blob.put<int32_t>(symbol.address < relative_base ? int32_t(symbol.address) : int32_t(relative_base - 1 - symbol.address));
+    }
     blob.align(8);
     blob.put<uint64_t>(relative_base);
+}
+
+void add_seqs(Blob& blob, size_t count)
+{
     blob.align(8);
-    blob.put<uint32_t>(uint32_t(symbols.size()));
-    blob.align(8);
-    blob.bytes(names.data(), names.size());
-    blob.align(8);
-    for (auto marker : markers)
-        blob.put<uint32_t>(marker);
-    if (with_seqs) {
-        blob.align(8);
-        for (size_t i = 0; i < symbols.size(); ++i) {
-            uint8_t seq[3] = { uint8_t(i >> 16), uint8_t(i >> 8), uint8_t(i) };
-            blob.bytes(seq, 3);
-        }
+    for (size_t i = 0; i < count; ++i) {
+        uint8_t seq[3] = { uint8_t(i >> 16), uint8_t(i >> 8), uint8_t(i) };
+        blob.bytes(seq, 3);
     }
+}
+
+void add_tokens(Blob& blob)
+{
     blob.align(8);
     std::vector<uint16_t> index;
     size_t offset = 0;
-    for (auto const& token : tokens) {
+    for (auto const& token : make_tokens()) {
         index.push_back(uint16_t(offset));
         blob.bytes(token.c_str(), token.size() + 1);
         offset += token.size() + 1;
@@ -127,20 +143,44 @@ void add_table(Blob& blob, std::vector<KallsymsSymbol> const& symbols, bool with
     blob.bytes(index.data(), 2 * index.size());
 }
 
-void check_decodes(bool with_seqs)
+void add_table(Blob& blob, std::vector<KallsymsSymbol> const& symbols, Layout layout, bool absolute_percpu = true)
+{
+    std::vector<uint32_t> markers;
+    auto names = encode_names(symbols, markers);
+    if (layout != Layout::Late)
+        add_offsets(blob, symbols, absolute_percpu);
+    blob.align(8);
+    blob.put<uint32_t>(uint32_t(symbols.size()));
+    blob.align(8);
+    blob.bytes(names.data(), names.size());
+    blob.align(8);
+    for (auto marker : markers)
+        blob.put<uint32_t>(marker);
+    if (layout == Layout::Linux61Seqs)
+        add_seqs(blob, symbols.size());
+    add_tokens(blob);
+    if (layout == Layout::Late) {
+        add_offsets(blob, symbols, absolute_percpu);
+        add_seqs(blob, symbols.size());
+    }
+}
+
+void check_decodes(Layout layout, bool absolute_percpu = true)
 {
     auto symbols = make_symbols();
+    if (!absolute_percpu) // every address at or above the base
+        symbols.erase(symbols.begin(), symbols.begin() + 2);
     Blob blob;
     blob.junk(1001);
     add_decoy(blob);
     blob.junk(333);
-    add_table(blob, symbols, with_seqs);
+    add_table(blob, symbols, layout, absolute_percpu);
     blob.junk(77);
     auto found = find_kallsyms(blob.data());
     INFO((found ? std::string() : to_string(found.error())));
     REQUIRE(found);
     CHECK(found->layout.relative_base == relative_base);
-    CHECK(found->layout.absolute_percpu);
+    CHECK(found->layout.absolute_percpu == absolute_percpu);
     REQUIRE(found->symbols.size() == symbols.size());
     for (size_t i = 0; i < symbols.size(); ++i) {
         INFO(i);
@@ -154,12 +194,19 @@ void check_decodes(bool with_seqs)
 
 TEST_CASE("kallsyms: the 6.1 layout decodes to the symbols it was built from", "[unit][kallsyms]")
 {
-    check_decodes(false);
+    check_decodes(Layout::Linux61);
 }
 
 TEST_CASE("kallsyms: with kallsyms_seqs_of_names between markers and tokens", "[unit][kallsyms]")
 {
-    check_decodes(true);
+    check_decodes(Layout::Linux61Seqs);
+}
+
+TEST_CASE("kallsyms: offsets after the token index, and without absolute per-CPU entries", "[unit][kallsyms]")
+{
+    check_decodes(Layout::Late);
+    check_decodes(Layout::Linux61, false);
+    check_decodes(Layout::Late, false);
 }
 
 TEST_CASE("kallsyms: absent or damaged tables are reported, not guessed", "[unit][kallsyms]")
@@ -171,7 +218,7 @@ TEST_CASE("kallsyms: absent or damaged tables are reported, not guessed", "[unit
 
     auto symbols = make_symbols();
     Blob damaged;
-    add_table(damaged, symbols, false);
+    add_table(damaged, symbols, Layout::Linux61);
     // Break the second marker: names and markers no longer agree.
     auto& bytes = damaged.data();
     auto table = find_kallsyms(bytes);
