@@ -82,7 +82,9 @@ Result<TypeRef> read_type(Json const& descriptor, int depth)
     case TypeKind::Bitfield: {
         auto position = TRY(require_unsigned(descriptor, "bit_position", "ISF: bitfield without a valid bit_position"));
         auto length = TRY(require_unsigned(descriptor, "bit_length", "ISF: bitfield without a valid bit_length"));
-        if (length == 0 || position > 64 || length > 64 || position + length > 64)
+        // Some producers count bit_position from the start of the struct rather than from the
+        // storage unit: allow that here; read_member checks the bits lie inside the struct.
+        if (length == 0 || length > 64 || position >= (uint64_t { 1 } << 24))
             return fail(Errc::BadImage, "ISF: bitfield position or length out of range");
         type.bit_position = static_cast<uint32_t>(position);
         type.bit_length = static_cast<uint32_t>(length);
@@ -130,6 +132,9 @@ Result<Member> read_member(std::string const& name, Json const& entry, uint64_t 
     if (member.offset > struct_size)
         return fail(Errc::BadImage, "ISF: field offset beyond its type's size");
     member.type = TRY(read_type(*TRY(require(entry, "type", "ISF: field without a type")), 0));
+    if (member.type.kind == TypeKind::Bitfield
+        && member.offset * 8 + member.type.bit_position + member.type.bit_length > struct_size * 8)
+        return fail(Errc::BadImage, "ISF: bitfield beyond its type's size");
     if (auto it = entry.find("anonymous"); it != entry.end()) {
         if (!it->is_boolean())
             return fail(Errc::BadImage, "ISF: field 'anonymous' is not a boolean");

@@ -183,6 +183,10 @@ std::optional<FieldInfo> Profile::field(std::string_view type, std::string_view 
             if (member_type.kind == TypeKind::Bitfield) {
                 info.bit_offset = member_type.bit_position;
                 info.bit_size = member_type.bit_length;
+                if (info.size != 0 && info.bit_offset + info.bit_size > info.size * 8) {
+                    info.offset += info.bit_offset / 8; // a position counted from further back
+                    info.bit_offset %= 8;
+                }
             }
             return info;
         }

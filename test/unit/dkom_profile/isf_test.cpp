@@ -143,6 +143,22 @@ TEST_CASE("ISF fields: nested paths, anonymous unions, bitfields, arrays, pointe
     CHECK_FALSE(profile.field("no_such_type", "x"));
 }
 
+TEST_CASE("ISF bitfield positions counted past the storage unit are normalised", "[unit][isf]")
+{
+    auto text = with(R"("flags": { "offset": 0, "type": { "kind": "base", "name": "unsigned int" } },)",
+        R"("flags": { "offset": 0, "type": { "kind": "base", "name": "unsigned int" } },
+           "far": { "offset": 0, "type": { "kind": "bitfield", "bit_position": 17, "bit_length": 3,
+                                           "type": { "kind": "base", "name": "char" } } },)");
+    auto profile = Profile::from_isf_json(text);
+    REQUIRE(profile);
+    auto far = profile->field("task_struct", "far");
+    REQUIRE(far);
+    CHECK(far->offset == 4 + 2);
+    CHECK(far->size == 1);
+    CHECK(far->bit_offset == 1);
+    CHECK(far->bit_size == 3);
+}
+
 TEST_CASE("ISF round trip keeps every lookup", "[unit][isf]")
 {
     auto original = load_sample();
@@ -180,7 +196,8 @@ TEST_CASE("malformed ISF files are BadImage", "[unit][isf]")
     require_bad(with(R"("comm": { "offset": 56,)", R"("comm": {)"));
     require_bad(with(R"("kind": "array", "count": 16,)", R"("kind": "array",)"));
     require_bad(with(R"({ "kind": "function" })", R"({ "kind": "lambda" })"));
-    require_bad(with(R"("bit_position": 3)", R"("bit_position": 62)"));
+    require_bad(with(R"("bit_position": 3)", R"("bit_position": 28)")); // bits 28..32 of a 4-byte union
+    require_bad(with(R"("bit_length": 5)", R"("bit_length": 0)"));
     require_bad(with(R"("address": 18446744071606217280)", R"("address": 1.5)"));
     require_bad(with(R"("TGludXggdmVyc2lvbiA2LjEuMC10ZXN0CgA=")", R"("not base64!")"));
     require_bad(with(R"("RUNNING": 0)", R"("RUNNING": "zero")"));
