@@ -3,6 +3,7 @@
 // does), bitfields turned into ISF bitfield descriptors over their storage unit.
 #include "dkom/profile/btf_reader.h"
 
+#include <algorithm>
 #include <bpf/btf.h>
 #include <cerrno>
 #include <fmt/format.h>

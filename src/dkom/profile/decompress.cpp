@@ -63,6 +63,8 @@ Result<std::vector<std::byte>> gunzip(std::span<std::byte const> data, size_t li
     inflateEnd(&stream);
     if (status != Z_STREAM_END)
         return fail(Errc::BadImage, "gzip: corrupt or truncated stream");
+    if (out.size() > limit)
+        return fail(Errc::BadImage, "gzip: output exceeds the size limit");
     return out;
 }
 
@@ -91,6 +93,8 @@ Result<std::vector<std::byte>> unxz(std::span<std::byte const> data, size_t limi
     lzma_end(&stream);
     if (status != LZMA_STREAM_END)
         return fail(Errc::BadImage, "xz: corrupt or truncated stream");
+    if (out.size() > limit)
+        return fail(Errc::BadImage, "xz: output exceeds the size limit");
     return out;
 }
 
@@ -112,8 +116,6 @@ Result<std::vector<std::byte>> unlz4_legacy(std::span<std::byte const> data, siz
             continue; // concatenated streams
         if (size == 0 || size > data.size() - at || size > static_cast<uint32_t>(LZ4_compressBound(static_cast<int>(legacy_block))))
             break; // the appended size field, or trailing bytes: the stream ended
-        if (out.size() + legacy_block > limit)
-            return fail(Errc::BadImage, "lz4: output exceeds the size limit");
         size_t used = out.size();
         out.resize(used + legacy_block);
         // SAFETY: LZ4_decompress_safe reads `size` bytes (checked above) and writes at most
@@ -123,6 +125,8 @@ Result<std::vector<std::byte>> unlz4_legacy(std::span<std::byte const> data, siz
         if (produced < 0)
             return fail(Errc::BadImage, "lz4: corrupt block");
         out.resize(used + static_cast<size_t>(produced));
+        if (out.size() > limit)
+            return fail(Errc::BadImage, "lz4: output exceeds the size limit");
         at += size;
     }
     if (out.empty())
@@ -155,6 +159,8 @@ Result<std::vector<std::byte>> unzstd(std::span<std::byte const> data, size_t li
     ZSTD_freeDStream(stream);
     if (status != 0)
         return fail(Errc::BadImage, "zstd: corrupt or truncated stream");
+    if (out.size() > limit)
+        return fail(Errc::BadImage, "zstd: output exceeds the size limit");
     return out;
 }
 

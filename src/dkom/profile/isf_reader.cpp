@@ -7,12 +7,8 @@
 #include "dkom/profile/read_file.h"
 
 #include "common/log.h"
-#include "common/unique_fd.h"
 
-#include <fcntl.h>
 #include <nlohmann/json.hpp>
-#include <sys/stat.h>
-#include <unistd.h>
 
 namespace monarch::dkom {
 
@@ -86,7 +82,9 @@ Result<TypeRef> read_type(Json const& descriptor, int depth)
     case TypeKind::Bitfield: {
         auto position = TRY(require_unsigned(descriptor, "bit_position", "ISF: bitfield without a valid bit_position"));
         auto length = TRY(require_unsigned(descriptor, "bit_length", "ISF: bitfield without a valid bit_length"));
-        if (length == 0 || position > 64 || length > 64 || position + length > 64)
+        // Some producers count bit_position from the start of the struct rather than from the
+        // storage unit: allow that here; read_member checks the bits lie inside the struct.
+        if (length == 0 || length > 64 || position >= (uint64_t { 1 } << 24))
             return fail(Errc::BadImage, "ISF: bitfield position or length out of range");
         type.bit_position = static_cast<uint32_t>(position);
         type.bit_length = static_cast<uint32_t>(length);
@@ -134,11 +132,17 @@ Result<Member> read_member(std::string const& name, Json const& entry, uint64_t 
     if (member.offset > struct_size)
         return fail(Errc::BadImage, "ISF: field offset beyond its type's size");
     member.type = TRY(read_type(*TRY(require(entry, "type", "ISF: field without a type")), 0));
+    if (member.type.kind == TypeKind::Bitfield
+        && member.offset * 8 + member.type.bit_position + member.type.bit_length > struct_size * 8)
+        return fail(Errc::BadImage, "ISF: bitfield beyond its type's size");
     if (auto it = entry.find("anonymous"); it != entry.end()) {
         if (!it->is_boolean())
             return fail(Errc::BadImage, "ISF: field 'anonymous' is not a boolean");
         member.anonymous = it->get<bool>();
     }
+    // dwarf2json versions before the "anonymous" key marked unnamed members only by name.
+    if (name.starts_with("unnamed_field_"))
+        member.anonymous = true;
     return member;
 }
 
@@ -247,34 +251,6 @@ Result<Profile> Profile::from_isf_json(std::string_view json)
         log::debug("ISF: {}", error.what());
         return fail(Errc::BadImage, "ISF: malformed JSON value");
     }
-}
-
-Result<std::vector<std::byte>> read_whole_file(std::string const& path)
-{
-    UniqueFd fd { ::open(path.c_str(), O_RDONLY | O_CLOEXEC) };
-    if (!fd)
-        return fail_errno("open");
-    struct stat info {};
-    if (::fstat(fd.get(), &info) != 0)
-        return fail_errno("fstat");
-    if (!S_ISREG(info.st_mode))
-        return fail(Errc::InvalidArgument, "not a regular file");
-    if (static_cast<uint64_t>(info.st_size) > max_decompressed_size)
-        return fail(Errc::InvalidArgument, "file larger than 1 GiB");
-    std::vector<std::byte> bytes(static_cast<size_t>(info.st_size));
-    size_t done = 0;
-    while (done < bytes.size()) {
-        ssize_t got = ::read(fd.get(), bytes.data() + done, bytes.size() - done);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got < 0)
-            return fail_errno("read");
-        if (got == 0)
-            break; // the file shrank while we read it
-        done += static_cast<size_t>(got);
-    }
-    bytes.resize(done);
-    return bytes;
 }
 
 Result<Profile> Profile::from_isf_file(std::string const& path)

@@ -38,7 +38,8 @@ struct Kallsyms {
 
 // Finds and decodes the tables of the 6.1 layout (scripts/kallsyms.c write_src(), every label
 // 8-byte aligned): kallsyms_offsets, kallsyms_relative_base, kallsyms_num_syms,
-// kallsyms_names, kallsyms_markers (u32), kallsyms_token_table, kallsyms_token_index.
+// kallsyms_names, kallsyms_markers (u32), [kallsyms_seqs_of_names,] kallsyms_token_table,
+// kallsyms_token_index; offsets and base after the token index are tried as well.
 [[nodiscard]] Result<Kallsyms> find_kallsyms(std::span<std::byte const> image);
 
 } // namespace monarch::dkom

@@ -183,6 +183,10 @@ std::optional<FieldInfo> Profile::field(std::string_view type, std::string_view 
             if (member_type.kind == TypeKind::Bitfield) {
                 info.bit_offset = member_type.bit_position;
                 info.bit_size = member_type.bit_length;
+                if (info.size != 0 && info.bit_offset + info.bit_size > info.size * 8) {
+                    info.offset += info.bit_offset / 8; // a position counted from further back
+                    info.bit_offset %= 8;
+                }
             }
             return info;
         }
@@ -201,6 +205,18 @@ std::optional<uint64_t> Profile::type_size(std::string_view type) const
         return it->second.size;
     if (auto it = m_data->enums.find(type); it != m_data->enums.end())
         return it->second.size;
+    return std::nullopt;
+}
+
+std::optional<int64_t> Profile::enum_value(std::string_view enum_name, std::string_view constant) const
+{
+    auto it = m_data->enums.find(enum_name);
+    if (it == m_data->enums.end())
+        return std::nullopt;
+    for (auto const& [name, value] : it->second.constants) {
+        if (name == constant)
+            return value;
+    }
     return std::nullopt;
 }
 

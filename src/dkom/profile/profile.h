@@ -48,6 +48,8 @@ public:
     [[nodiscard]] std::optional<FieldInfo> field(std::string_view type, std::string_view path) const;
     // sizeof(struct/union type), or of a base type or enum of that name.
     [[nodiscard]] std::optional<uint64_t> type_size(std::string_view type) const;
+    // The value of an enum's constant: enum_value("pid_type", "PIDTYPE_TGID").
+    [[nodiscard]] std::optional<int64_t> enum_value(std::string_view enum_name, std::string_view constant) const;
     // The linux_banner string ("Linux version 6.1.0-... ") when the profile knows it.
     [[nodiscard]] std::optional<std::string> kernel_banner() const;
 
