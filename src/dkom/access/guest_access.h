@@ -58,6 +58,9 @@ public:
     // Registers of a vCPU; the VM must be paused.
     [[nodiscard]] virtual Result<Registers> read_registers(VcpuId) = 0;
     [[nodiscard]] virtual Result<void> write_registers(VcpuId, Registers const&) = 0;
+    // Only cs, gs_base and kernel_gs_base (the rest of the result is zero): what finding a
+    // vCPU's per-CPU area needs, for back ends where each register costs a round trip.
+    [[nodiscard]] virtual Result<Registers> read_segment_bases(VcpuId vcpu) { return read_registers(vcpu); }
 
     // A hardware (execution) breakpoint at a guest-virtual address, on all vCPUs.
     [[nodiscard]] virtual Result<void> set_breakpoint(GuestVirtAddr) = 0;

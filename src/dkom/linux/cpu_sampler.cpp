@@ -29,21 +29,30 @@ Result<CpuSampling> sample_cpu(LinuxKernel& kernel, double rate_hz, std::chrono:
     auto& access = kernel.access();
     auto const before = by_address(TRY(kernel.tasks()));
     std::map<uint64_t, uint64_t> counts;
+    std::map<uint64_t, double> weights; // seconds of guest running time attributed to each task
     CpuSampling result;
     auto const period = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(1.0 / rate_hz));
     auto const start = Clock::now();
     auto next = start;
+    auto resumed_at = start;
     while (Clock::now() - start < duration) {
         TRY_VOID(access.pause());
+        // The sample stands for the time the guest ran since the previous one: the time the
+        // VM spends paused for sampling is nobody's CPU time (the guest's clock stops too).
+        double const ran = std::chrono::duration<double>(Clock::now() - resumed_at).count();
         auto const current = kernel.current_task_addresses();
         TRY_VOID(access.resume());
+        resumed_at = Clock::now();
         if (!current)
             return Failure(current.error());
         for (auto const& address : *current) {
-            if (address)
-                ++counts[*address];
+            if (!address)
+                continue;
+            ++counts[*address];
+            weights[*address] += ran;
         }
         ++result.samples;
+        result.running_seconds += ran;
         next += period;
         std::this_thread::sleep_until(next);
     }
@@ -58,10 +67,7 @@ Result<CpuSampling> sample_cpu(LinuxKernel& kernel, double rate_hz, std::chrono:
             result.idle_samples += samples;
             continue;
         }
-        // Each round stands for seconds/rounds of wall time on every vCPU (this also holds when
-        // the rounds could not keep up with the requested rate).
-        double const per_round = result.samples == 0 ? 0 : result.seconds / static_cast<double>(result.samples);
-        CpuUsage usage { task.pid, task.tgid, task.comm, samples, static_cast<double>(samples) * per_round, 0 };
+        CpuUsage usage { task.pid, task.tgid, task.comm, samples, weights[address], 0 };
         if (auto const earlier = before.find(address); earlier != before.end() && earlier->second.pid == task.pid)
             usage.guest_ns = task.sum_exec_runtime_ns - std::min(task.sum_exec_runtime_ns, earlier->second.sum_exec_runtime_ns);
         result.tasks.push_back(std::move(usage));

@@ -15,7 +15,8 @@ struct CpuUsage {
     int32_t tgid { 0 };
     std::string comm;
     uint64_t samples { 0 };       // samples in which a vCPU ran this task
-    double sampled_seconds { 0 }; // samples x (wall time / rounds): the VMM's estimate of its CPU time
+    double sampled_seconds { 0 }; // the VMM's estimate of its CPU time: for each sample that found it
+                                  // running, the time the guest ran since the previous sample
     uint64_t guest_ns { 0 };      // the guest's own sum_exec_runtime delta over the interval
 };
 
@@ -24,6 +25,7 @@ struct CpuSampling {
     uint64_t samples { 0 };       // sampling rounds taken (each covers every vCPU)
     uint64_t idle_samples { 0 };  // vCPU samples that found the idle task (pid 0)
     double seconds { 0 };         // wall time covered
+    double running_seconds { 0 }; // of which the guest ran (not paused for sampling)
 };
 
 // Samples for `duration` at `rate_hz` (1..10000). Each round pauses the VM for a few

@@ -111,7 +111,7 @@ Result<std::vector<std::optional<uint64_t>>> LinuxKernel::current_task_addresses
     }
     std::vector<std::optional<uint64_t>> out;
     for (uint32_t index = 0; index < vcpus; ++index) {
-        auto const regs = TRY(m_access->read_registers(VcpuId { index }));
+        auto const regs = TRY(m_access->read_segment_bases(VcpuId { index }));
         std::optional<uint64_t> current;
         for (uint64_t const base : { regs.gs_base, regs.kernel_gs_base }) {
             if (base == 0 || std::ranges::find(m_per_cpu_bases, base) == m_per_cpu_bases.end())

@@ -234,6 +234,16 @@ Result<Registers> QemuGuest::read_registers(VcpuId vcpu)
     return regs;
 }
 
+Result<Registers> QemuGuest::read_segment_bases(VcpuId vcpu)
+{
+    TRY_VOID(select_thread(vcpu));
+    Registers regs;
+    regs.cs = static_cast<uint32_t>(TRY(read_register("cs")));
+    regs.gs_base = TRY(read_register("gs_base"));
+    regs.kernel_gs_base = TRY(read_register("k_gs_base"));
+    return regs;
+}
+
 Result<void> QemuGuest::write_registers(VcpuId vcpu, Registers const& regs)
 {
     // Only the general-purpose registers, rip and rflags are written: those are what a call

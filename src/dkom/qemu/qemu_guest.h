@@ -37,6 +37,7 @@ public:
     bool paused() const override { return !m_running; }
     uint32_t vcpu_count() const override { return static_cast<uint32_t>(m_threads.size()); }
     Result<Registers> read_registers(VcpuId) override;
+    Result<Registers> read_segment_bases(VcpuId) override;
     Result<void> write_registers(VcpuId, Registers const&) override;
     Result<void> set_breakpoint(GuestVirtAddr) override;
     Result<void> clear_breakpoint(GuestVirtAddr) override;

@@ -69,8 +69,9 @@ int top(Options const& options, LinuxKernel& kernel)
         auto const sampling = sample_cpu(kernel, options.rate_hz, std::chrono::milliseconds(static_cast<int64_t>(options.interval_s * 1000)));
         if (!sampling)
             return report(sampling.error(), exit_target);
-        std::printf("%llu rounds in %.2f s (%.0f Hz), idle vCPU samples %llu\n", static_cast<unsigned long long>(sampling->samples),
-            sampling->seconds, static_cast<double>(sampling->samples) / sampling->seconds, static_cast<unsigned long long>(sampling->idle_samples));
+        std::printf("%llu rounds in %.2f s (%.0f Hz), guest ran %.2f s, idle vCPU samples %llu\n",
+            static_cast<unsigned long long>(sampling->samples), sampling->seconds, static_cast<double>(sampling->samples) / sampling->seconds,
+            sampling->running_seconds, static_cast<unsigned long long>(sampling->idle_samples));
         std::printf("%7s %7s %8s %10s %10s %s\n", "PID", "TGID", "SAMPLES", "VMM_CPU_S", "GUEST_S", "COMM");
         for (auto const& usage : sampling->tasks) {
             std::printf("%7d %7d %8llu %10.3f %10.3f %s\n", usage.pid, usage.tgid, static_cast<unsigned long long>(usage.samples),
