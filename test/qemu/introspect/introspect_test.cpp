@@ -6,6 +6,7 @@
 #include "dkom/linux/linux_kernel.h"
 #include "dkom/qemu/qemu_guest.h"
 #include "session.h"
+#include "support/skip.h"
 
 #include <catch2/catch.hpp>
 #include <map>
@@ -214,4 +215,34 @@ TEST_CASE("CPU sampling attributes the busy vCPUs to the spinners, close to the 
         CHECK(guest_seconds < usage.sampled_seconds * 2);
     }
     CHECK(spinners == 2);
+}
+
+TEST_CASE("a guest on 5-level paging (LA57) is introspected the same way", "[qemu][dkom][linux][paging]")
+{
+    monarch::test::require_program("qemu-system-x86_64");
+    std::string why;
+    auto const* profile = dkom::test::guest_profile(why);
+    REQUIRE(profile != nullptr);
+    auto layout = LinuxLayout::from_profile(*profile);
+    REQUIRE(layout.has_value());
+    auto guest = dkom::test::LinuxGuest::boot(why, 2, "max");
+    INFO(why);
+    REQUIRE(guest != nullptr);
+    auto access = QemuGuest::attach({ guest->gdb_address(), guest->memory_file() });
+    REQUIRE(access.has_value());
+    REQUIRE((*access)->pause().has_value());
+    auto const regs = (*access)->read_registers(VcpuId { 0 });
+    REQUIRE(regs.has_value());
+    CHECK(regs->la57());
+    REQUIRE((*access)->resume().has_value());
+    auto kernel = LinuxKernel::attach(**access, *layout);
+    REQUIRE(kernel.has_value());
+    CHECK(kernel->kernel_space().levels == PagingLevels::Five);
+    auto const ours = introspected(*kernel);
+    auto const listing = guest->shell("ps -o pid,ppid,comm | grep spinner");
+    REQUIRE(listing.has_value());
+    auto const theirs = parse_ps(*listing);
+    REQUIRE(theirs.size() == 2);
+    for (auto const& [pid, entry] : theirs)
+        CHECK(same(ours, pid, entry));
 }

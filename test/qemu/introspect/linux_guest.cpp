@@ -28,7 +28,7 @@ std::string trim(std::string text)
 
 } // namespace
 
-std::unique_ptr<LinuxGuest> LinuxGuest::boot(std::string& why, int spinners)
+std::unique_ptr<LinuxGuest> LinuxGuest::boot(std::string& why, int spinners, std::string const& cpu)
 {
     std::string const script = std::string(MONARCH_SOURCE_DIR) + "/scripts/make-linux-guest";
     auto const built = monarch::test::run_process({ script }, { .timeout = std::chrono::minutes(5) });
@@ -60,7 +60,7 @@ std::unique_ptr<LinuxGuest> LinuxGuest::boot(std::string& why, int spinners)
         ::setpgid(0, 0);
         std::string const count = std::to_string(spinners);
         ::execl(script.c_str(), script.c_str(), "boot", "--memory-file", guest->m_memory_file.c_str(), "--gdb",
-            guest->m_gdb_address.c_str(), "--spinners", count.c_str(), static_cast<char*>(nullptr));
+            guest->m_gdb_address.c_str(), "--spinners", count.c_str(), "--cpu", cpu.c_str(), static_cast<char*>(nullptr));
         ::_exit(127);
     }
     ::close(in[0]);

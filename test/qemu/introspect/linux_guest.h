@@ -16,7 +16,8 @@ namespace monarch::dkom::test {
 class LinuxGuest {
 public:
     // Boots a guest; nullptr (with `why`) when it cannot be built or does not come up.
-    static std::unique_ptr<LinuxGuest> boot(std::string& why, int spinners = 2);
+    // `cpu` is QEMU's -cpu model: "max" gives the guest LA57 (5-level paging).
+    static std::unique_ptr<LinuxGuest> boot(std::string& why, int spinners = 2, std::string const& cpu = "qemu64");
     ~LinuxGuest();
     LinuxGuest(LinuxGuest const&) = delete;
     LinuxGuest& operator=(LinuxGuest const&) = delete;
