@@ -10,6 +10,7 @@
 
 #include <catch2/catch.hpp>
 #include <map>
+#include <set>
 #include <sstream>
 
 using namespace monarch;
@@ -245,4 +246,34 @@ TEST_CASE("a guest on 5-level paging (LA57) is introspected the same way", "[qem
     REQUIRE(theirs.size() == 2);
     for (auto const& [pid, entry] : theirs)
         CHECK(same(ours, pid, entry));
+}
+
+TEST_CASE("the thread walk finds each thread the guest lists in /proc/PID/task", "[qemu][dkom][linux]")
+{
+    auto& s = session();
+    auto kernel = LinuxKernel::attach(*s.access, s.layout);
+    REQUIRE(kernel.has_value());
+    auto const tasks = kernel->tasks({ .threads = true });
+    REQUIRE(tasks.has_value());
+    size_t spinners = 0;
+    for (auto const& leader : *tasks) {
+        if (leader.comm != "spinner" || leader.pid != leader.tgid)
+            continue;
+        ++spinners;
+        auto const listing = s.guest->shell("ls /proc/" + std::to_string(leader.pid) + "/task");
+        REQUIRE(listing.has_value());
+        std::istringstream in { *listing };
+        std::set<int32_t> theirs;
+        for (int32_t tid = 0; in >> tid;)
+            theirs.insert(tid);
+        std::set<int32_t> ours;
+        for (auto const& task : *tasks) {
+            if (task.tgid == leader.pid)
+                ours.insert(task.pid);
+        }
+        INFO("spinner " << leader.pid << ": guest " << *listing);
+        CHECK(theirs.size() == 2); // the spinner and its idle thread
+        CHECK(ours == theirs);
+    }
+    CHECK(spinners == 2);
 }
