@@ -9,10 +9,10 @@
 #include "support/subprocess.h"
 
 #include <catch2/catch.hpp>
+#include <cctype>
 #include <cstring>
 #include <elf.h>
 #include <fstream>
-#include <regex>
 #include <sstream>
 
 using namespace monarch;
@@ -95,6 +95,39 @@ uint64_t offset_of(char const* type, char const* path)
     return field->offset;
 }
 
+// One member line of pahole's C output: "<tab>type name[N];   /* offset size */". Bitfields
+// (whose comment reads "offset: bit size") and function pointers are left out. Only lines
+// indented by one tab (members of the struct itself) unless `any_depth`.
+struct PaholeMember {
+    std::string name;
+    uint64_t offset;
+    uint64_t size;
+};
+
+std::optional<PaholeMember> parse_pahole_member(std::string_view line, bool any_depth)
+{
+    if (!line.starts_with('\t') || (!any_depth && line.size() > 1 && line[1] == '\t'))
+        return std::nullopt;
+    auto comment = line.find("/*");
+    auto semicolon = line.rfind(';', comment);
+    if (comment == std::string_view::npos || semicolon == std::string_view::npos)
+        return std::nullopt;
+    auto declaration = line.substr(0, semicolon);
+    auto numbers = line.substr(comment + 2);
+    if (declaration.find('(') != std::string_view::npos || numbers.find(':') != std::string_view::npos)
+        return std::nullopt;
+    while (declaration.ends_with(']')) // array dimensions
+        declaration = declaration.substr(0, declaration.rfind('['));
+    size_t start = declaration.size();
+    while (start > 0 && (std::isalnum(static_cast<unsigned char>(declaration[start - 1])) || declaration[start - 1] == '_'))
+        --start;
+    PaholeMember member { std::string(declaration.substr(start)), 0, 0 };
+    std::istringstream values { std::string(numbers) };
+    if (member.name.empty() || !(values >> member.offset >> member.size))
+        return std::nullopt;
+    return member;
+}
+
 } // namespace
 
 TEST_CASE("kernel: kallsyms has the symbols introspection needs", "[unit][kernel]")
@@ -150,9 +183,6 @@ TEST_CASE("kernel: init_task read through BTF offsets is the idle task", "[unit]
 TEST_CASE("kernel: struct layouts agree with pahole", "[unit][kernel]")
 {
     test::require_program("pahole");
-    // A member line of pahole's C output: its name, then /* offset size */ (bitfields,
-    // whose comment reads "offset: bit size", and function pointers are left out).
-    std::regex member(R"(^\t(?:[^\t(].*[ *]|\} )(\w+)((?:\[\d*\])*);\s+/\*\s+(\d+)\s+(\d+)\s+\*/)");
     for (auto const* type : { "task_struct", "mm_struct", "sched_entity", "list_head", "cred", "rq", "pid" }) {
         auto run = test::run_process({ "pahole", "-C", type, kernel().directory + "/vmlinux" });
         INFO(test::describe(run));
@@ -161,25 +191,22 @@ TEST_CASE("kernel: struct layouts agree with pahole", "[unit][kernel]")
         std::string line;
         size_t compared = 0;
         while (std::getline(lines, line)) {
-            std::smatch match;
-            if (!std::regex_search(line, match, member))
+            // mm_struct's members sit in an anonymous struct at offset 0 (pahole indents them).
+            bool is_pgd = std::string_view(type) == "mm_struct" && line.find(" pgd;") != std::string::npos;
+            auto member = parse_pahole_member(line, is_pgd);
+            if (!member)
                 continue;
-            auto field = profile().field(type, match[1].str());
+            auto field = profile().field(type, member->name);
             INFO(type << ": " << line);
             REQUIRE(field);
-            CHECK(field->offset == std::stoull(match[3].str()));
-            CHECK(field->size == std::stoull(match[4].str()));
+            CHECK(field->offset == member->offset);
+            CHECK(field->size == member->size);
             ++compared;
         }
         INFO(type);
         CHECK(compared >= 1);
         if (std::string_view(type) == "task_struct")
             CHECK(compared > 80);
-        // mm_struct's members sit in an anonymous struct at offset 0 (pahole indents them).
-        std::smatch pgd;
-        std::regex pgd_line(R"(\bpgd;\s+/\*\s+(\d+)\s+(\d+)\s+\*/)");
-        if (std::string_view(type) == "mm_struct" && std::regex_search(run.output, pgd, pgd_line))
-            CHECK(profile().field("mm_struct", "pgd")->offset == std::stoull(pgd[1].str()));
     }
 }
 
