@@ -2,6 +2,8 @@
 // UUID text form, stream-id text form and cipher availability.
 #include "crypt/types.h"
 
+#include "common/hex.h"
+
 #include <sodium.h>
 #include <span>
 
@@ -20,17 +22,6 @@ std::string hex(std::span<std::byte const> bytes)
     return text;
 }
 
-int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 } // namespace
 
 Result<VmUuid> VmUuid::parse(std::string_view text)
@@ -47,8 +38,8 @@ Result<VmUuid> VmUuid::parse(std::string_view text)
             ++i;
             continue;
         }
-        int high = hex_value(text[i]);
-        int low = hex_value(text[i + 1]);
+        int high = hex_digit_value(text[i]);
+        int low = hex_digit_value(text[i + 1]);
         if (high < 0 || low < 0)
             return fail(Errc::InvalidArgument, "uuid: not a hex digit");
         uuid.bytes[out++] = std::byte(high << 4 | low);

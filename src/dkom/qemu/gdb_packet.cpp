@@ -2,22 +2,13 @@
 // Framing and field encodings of the GDB remote serial protocol (see gdb_packet.h).
 #include "dkom/qemu/gdb_packet.h"
 
+#include "common/hex.h"
+
 #include <fmt/format.h>
 
 namespace monarch::dkom::gdb {
 
 namespace {
-
-int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 // The value of attribute `name` inside one tag's text, or empty.
 std::string attribute(std::string_view tag, std::string_view name)
@@ -94,8 +85,8 @@ std::optional<Result<std::string>> PacketDecoder::feed(char byte)
         return std::nullopt;
     case State::Checksum2: {
         m_state = State::Idle;
-        int const high = hex_digit(m_checksum_high);
-        int const low = hex_digit(byte);
+        int const high = hex_digit_value(m_checksum_high);
+        int const low = hex_digit_value(byte);
         if (high < 0 || low < 0 || static_cast<uint8_t>(high * 16 + low) != m_sum)
             return Result<std::string>(fail(Errc::Corrupt, "gdbstub: packet checksum mismatch"));
         return unescape(m_raw);
@@ -144,8 +135,8 @@ Result<std::vector<std::byte>> hex_decode(std::string_view hex)
     std::vector<std::byte> out;
     out.reserve(hex.size() / 2);
     for (size_t i = 0; i < hex.size(); i += 2) {
-        int const high = hex_digit(hex[i]);
-        int const low = hex_digit(hex[i + 1]);
+        int const high = hex_digit_value(hex[i]);
+        int const low = hex_digit_value(hex[i + 1]);
         if (high < 0 || low < 0)
             return fail(Errc::Corrupt, "gdbstub: bad hex digit");
         out.push_back(static_cast<std::byte>(high * 16 + low));
@@ -178,7 +169,7 @@ Result<uint64_t> parse_hex_number(std::string_view text)
         return fail(Errc::Corrupt, "gdbstub: bad hex number");
     uint64_t value = 0;
     for (char c : text) {
-        int const digit = hex_digit(c);
+        int const digit = hex_digit_value(c);
         if (digit < 0)
             return fail(Errc::Corrupt, "gdbstub: bad hex number");
         value = value * 16 + static_cast<uint64_t>(digit);
