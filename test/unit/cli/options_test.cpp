@@ -115,7 +115,7 @@ TEST_CASE("every option is parsed into Options", "[unit][cli]")
     CHECK(equals->cpus == 2);
 }
 
-TEST_CASE("--help and --version exit 0 with text for stdout", "[unit][cli]")
+TEST_CASE("help and version exit 0 with text for stdout", "[unit][cli]")
 {
     auto help = parse({ "--help" });
     REQUIRE_FALSE(help);
