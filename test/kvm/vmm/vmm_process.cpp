@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "vmm_process.h"
 
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <elf.h>
 #include <fcntl.h>
 #include <sstream>
@@ -29,12 +31,17 @@ ProcessResult run_vmm(std::vector<std::string> const& args, std::chrono::millise
 
 std::string scratch_directory()
 {
-    static std::string directory = [] {
+    // Heap-allocated and never freed: the atexit handler below runs after static destructors.
+    static std::string const* directory = [] {
         char pattern[] = "/tmp/monarch-vmm-test-XXXXXX";
         char* made = ::mkdtemp(pattern);
-        return std::string(made ? made : "/tmp");
+        if (!made)
+            return new std::string("/tmp");
+        // Each test case is its own process: remove its directory when it ends.
+        std::atexit([] { std::error_code ignored; std::filesystem::remove_all(*directory, ignored); });
+        return new std::string(made);
     }();
-    return directory;
+    return *directory;
 }
 
 std::string scratch_file(std::string const& name, std::vector<uint8_t> const& bytes)
