@@ -37,10 +37,10 @@ Result<GuestPhysAddr> place_initrd(GuestMemory const& memory, uint64_t size, uin
     if (low == ranges.end())
         return fail(Errc::OutOfRange, "initrd: no RAM at 1 MiB");
     uint64_t top = std::min(low->end(), limit);
-    uint64_t bottom = std::max(align_up(lowest, PAGE_SIZE), low->base.raw());
-    if (size > top || align_down(top - size, PAGE_SIZE) < bottom)
+    uint64_t bottom = std::max(align_up(lowest, INITRD_ALIGNMENT), low->base.raw());
+    if (size > top || align_down(top - size, INITRD_ALIGNMENT) < bottom)
         return fail(Errc::OutOfRange, why_not);
-    return GuestPhysAddr { align_down(top - size, PAGE_SIZE) };
+    return GuestPhysAddr { align_down(top - size, INITRD_ALIGNMENT) };
 }
 
 Result<LoadedRegion> load_initrd(GuestMemory& memory, std::span<std::byte const> initrd, uint64_t lowest,

@@ -20,7 +20,8 @@ static_assert(PVH_MODLIST_START + 32 <= layout::ZERO_PAGE_START);
 // zero-page.rst: boot_params.e820_table holds at most 128 entries (E820_MAX_ENTRIES_ZEROPAGE).
 inline constexpr uint64_t ZERO_PAGE_E820_MAX_ENTRIES = 128;
 
-// The initrd is placed on a page boundary (boot.rst: "page-aligned" is what kernels expect).
-inline constexpr uint64_t PAGE_SIZE = 4096;
+// The initrd starts on a page boundary, as GRUB and QEMU place it (the kernel reserves and frees
+// it in whole pages).
+inline constexpr uint64_t INITRD_ALIGNMENT = 4096;
 
 } // namespace monarch::vmm::boot

@@ -35,6 +35,15 @@ Result<BootSetup> load_pvh(GuestMemory& memory, BootConfig const& config)
 
 } // namespace
 
+std::string_view to_string(BootProtocol protocol)
+{
+    switch (protocol) {
+    case BootProtocol::Pvh: return "PVH";
+    case BootProtocol::Linux64: return "Linux 64-bit";
+    }
+    return "unknown";
+}
+
 Result<BootSetup> load_kernel(GuestMemory& memory, BootConfig const& config)
 {
     if (has_elf_magic(config.kernel))

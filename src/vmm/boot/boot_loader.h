@@ -24,6 +24,9 @@ enum class BootProtocol {
     Linux64, // 64-bit long mode, identity-mapped, %rsi = boot_params (Linux x86 boot protocol)
 };
 
+// "PVH" or "Linux 64-bit", for logs.
+[[nodiscard]] std::string_view to_string(BootProtocol protocol);
+
 // One piece of guest RAM the loader wrote. `what` is a static literal: "kernel", "initrd",
 // "cmdline", "boot_params", "start_info", "memmap", "modlist".
 struct LoadedRegion {

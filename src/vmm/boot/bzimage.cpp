@@ -51,6 +51,10 @@ T field(std::span<std::byte const> image, uint64_t offset)
 Result<uint64_t> kernel_window_end(SetupHeader const& header, uint64_t load_address, uint64_t payload_size)
 {
     uint64_t runtime_start = header.pref_address;
+    // A kernel that cannot move runs at pref_address: below 1 MiB it would overwrite the boot
+    // structures, page tables and firmware tables.
+    if (!header.relocatable && runtime_start < load_address)
+        return fail(Errc::BadImage, "bzImage: non-relocatable kernel with pref_address below 1 MiB");
     if (header.relocatable) {
         uint64_t address = std::max(load_address, header.pref_address);
         runtime_start = align_up(address, header.kernel_alignment);
