@@ -5,6 +5,7 @@
 #include "vmm/machine/vm_builder.h"
 
 #include "common/log.h"
+#include "vmm/acpi/firmware_tables.h"
 #include "vmm/arch/arch.h"
 #include "vmm/memory/memory_size.h"
 
@@ -60,9 +61,11 @@ BuildResult<void> VmBuilder::read_images()
 
 BuildResult<void> VmBuilder::write_firmware_tables()
 {
-    TRY_STEP_VOID(BuildStep::FirmwareTables, arch::validate(m_topology));
-    // FIXME: ACPI (RSDP/XSDT/MADT/FADT/DSDT) and MP tables, once monarch_vmm_acpi lands; until
-    // then the guest sees no firmware tables (single-CPU guests and PVH boot still work).
+    // The MP table and ACPI tables (MADT: one LAPIC per vCPU) in the windows that e820 reserves;
+    // the kernel is told the RSDP's address so it need not scan for it.
+    acpi::FirmwareConfig firmware { m_config.cpus, m_topology };
+    auto tables = TRY_STEP(BuildStep::FirmwareTables, acpi::write_firmware_tables(*m_vmm->m_memory, firmware));
+    m_rsdp = tables.rsdp;
     return {};
 }
 
