@@ -47,9 +47,9 @@ private:
     std::optional<kvm::Kvm> m_kvm;
     std::optional<kvm::VmFd> m_vm;
     std::optional<ExitLatch> m_exit;
+    std::vector<std::unique_ptr<IrqLine>> m_irq_lines; // device models hold references to these
     Bus m_pio_bus;
     Bus m_mmio_bus;
-    std::vector<std::unique_ptr<IrqLine>> m_irq_lines;
     std::shared_ptr<Uart8250> m_com1;
     std::unique_ptr<CharBackend> m_serial;
     std::unique_ptr<SerialConsole> m_console;
