@@ -20,7 +20,8 @@ struct RequiredCapability {
 
 // What monarch-vmm needs of every host: the in-kernel irqchip and PIT (interrupts and timer
 // in the kernel), user memory slots, the TSS address (Intel), the KVM_GET_SUPPORTED_CPUID
-// ioctl, immediate_exit (prompt pause/stop), and ioeventfd/irqfd (devices off the vCPU path).
+// ioctl, immediate_exit (prompt pause/stop), ioeventfd/irqfd (devices off the vCPU path), and
+// GSI routing (the PIT's IRQ 0 on IOAPIC pin 2, machine/irq_routing.h).
 constexpr std::array REQUIRED_CAPABILITIES {
     RequiredCapability { KVM_CAP_IRQCHIP, "KVM lacks a required capability: KVM_CAP_IRQCHIP (in-kernel interrupt controller)" },
     RequiredCapability { KVM_CAP_USER_MEMORY, "KVM lacks a required capability: KVM_CAP_USER_MEMORY" },
@@ -30,6 +31,7 @@ constexpr std::array REQUIRED_CAPABILITIES {
     RequiredCapability { KVM_CAP_PIT2, "KVM lacks a required capability: KVM_CAP_PIT2 (in-kernel PIT)" },
     RequiredCapability { KVM_CAP_IOEVENTFD, "KVM lacks a required capability: KVM_CAP_IOEVENTFD" },
     RequiredCapability { KVM_CAP_IRQFD, "KVM lacks a required capability: KVM_CAP_IRQFD" },
+    RequiredCapability { KVM_CAP_IRQ_ROUTING, "KVM lacks a required capability: KVM_CAP_IRQ_ROUTING" },
 };
 
 } // namespace

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "vmm/kvm/vm_fd.h"
 
+#include <algorithm>
 #include <linux/kvm.h>
+#include <vector>
 #include <sys/ioctl.h>
 
 namespace monarch::vmm::kvm {
@@ -53,6 +55,21 @@ Result<void> VmFd::set_user_memory_region(MemSlot slot, GuestPhysAddr gpa, uint6
     // `size` bytes that the caller (GuestMemoryMmap) keeps mapped for the VM's lifetime.
     if (::ioctl(m_fd.get(), KVM_SET_USER_MEMORY_REGION, &region) < 0)
         return fail_errno("KVM_SET_USER_MEMORY_REGION");
+    return {};
+}
+
+Result<void> VmFd::set_gsi_routing(std::span<kvm_irq_routing_entry const> entries) const
+{
+    // struct kvm_irq_routing: a u32 count, u32 flags, then the entries (8-byte aligned).
+    size_t bytes = sizeof(kvm_irq_routing) + entries.size() * sizeof(kvm_irq_routing_entry);
+    std::vector<uint64_t> buffer((bytes + 7) / 8, 0);
+    // SAFETY: the zeroed, 8-byte-aligned buffer holds the header and entries.size() entries.
+    auto* routing = reinterpret_cast<kvm_irq_routing*>(buffer.data());
+    routing->nr = static_cast<uint32_t>(entries.size());
+    std::copy(entries.begin(), entries.end(), routing->entries);
+    // SAFETY: KVM reads nr entries from the buffer described above.
+    if (::ioctl(m_fd.get(), KVM_SET_GSI_ROUTING, routing) < 0)
+        return fail_errno("KVM_SET_GSI_ROUTING");
     return {};
 }
 

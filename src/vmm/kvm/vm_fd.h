@@ -9,6 +9,8 @@
 #include "vmm/kvm/vcpu_fd.h"
 
 #include <cstdint>
+#include <linux/kvm.h>
+#include <span>
 
 namespace monarch::vmm::kvm {
 
@@ -28,6 +30,8 @@ public:
 
     // KVM_SET_USER_MEMORY_REGION: [gpa, gpa + size) is backed by host memory at `host`.
     [[nodiscard]] Result<void> set_user_memory_region(MemSlot, GuestPhysAddr, uint64_t size, void* host) const;
+    // KVM_SET_GSI_ROUTING: replaces the whole GSI -> irqchip pin table.
+    [[nodiscard]] Result<void> set_gsi_routing(std::span<kvm_irq_routing_entry const>) const;
     // KVM_IRQ_LINE: drive a GSI of the in-kernel PIC/IOAPIC.
     [[nodiscard]] Result<void> set_irq_line(Gsi, bool asserted) const;
 

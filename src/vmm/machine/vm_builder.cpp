@@ -7,6 +7,7 @@
 #include "common/log.h"
 #include "vmm/acpi/firmware_tables.h"
 #include "vmm/arch/arch.h"
+#include "vmm/machine/irq_routing.h"
 #include "vmm/memory/memory_size.h"
 
 #include <sys/stat.h>
@@ -103,6 +104,7 @@ BuildResult<void> VmBuilder::create_vm()
         TRY_STEP_VOID(BuildStep::CreateVm, vm.set_user_memory_region(MemSlot { slot++ }, region.range.base, region.range.size, region.host));
     // The irqchip before the vCPUs (so each gets an in-kernel LAPIC), then the PIT on top of it.
     TRY_STEP_VOID(BuildStep::CreateVm, vm.create_irqchip());
+    TRY_STEP_VOID(BuildStep::CreateVm, vm.set_gsi_routing(legacy_gsi_routing()));
     TRY_STEP_VOID(BuildStep::CreateVm, vm.create_pit2());
     m_vmm->m_exit.emplace(TRY_STEP(BuildStep::CreateVm, ExitLatch::create()));
     return {};

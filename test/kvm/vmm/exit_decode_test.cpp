@@ -4,6 +4,7 @@
 #include "vmm/kvm/vcpu_exit.h"
 #include "vmm/machine/exit_latch.h"
 #include "vmm/machine/guest_fault_report.h"
+#include "vmm/machine/irq_routing.h"
 
 #include <catch2/catch.hpp>
 #include <cstring>
@@ -182,4 +183,26 @@ TEST_CASE("the exit latch keeps the first status and wakes its fd", "[unit][vmm]
     CHECK(latch->status() == 7);
     pollfd after { latch->fd(), POLLIN, 0 };
     CHECK(::poll(&after, 1, 0) == 1);
+}
+
+TEST_CASE("legacy GSI routing sends the PIT to IOAPIC pin 2 and leaves the cascade alone", "[unit][vmm]")
+{
+    auto routes = machine::legacy_gsi_routing();
+    auto pins_of = [&](uint32_t gsi, uint32_t irqchip) {
+        std::vector<uint32_t> pins;
+        for (auto const& route : routes)
+            if (route.gsi == gsi && route.type == KVM_IRQ_ROUTING_IRQCHIP && route.u.irqchip.irqchip == irqchip)
+                pins.push_back(route.u.irqchip.pin);
+        return pins;
+    };
+    CHECK(pins_of(0, KVM_IRQCHIP_IOAPIC) == std::vector<uint32_t> { 2 });
+    CHECK(pins_of(0, KVM_IRQCHIP_PIC_MASTER) == std::vector<uint32_t> { 0 });
+    CHECK(pins_of(2, KVM_IRQCHIP_IOAPIC).empty());
+    CHECK(pins_of(2, KVM_IRQCHIP_PIC_MASTER).empty());
+    CHECK(pins_of(4, KVM_IRQCHIP_IOAPIC) == std::vector<uint32_t> { 4 });   // COM1
+    CHECK(pins_of(4, KVM_IRQCHIP_PIC_MASTER) == std::vector<uint32_t> { 4 });
+    CHECK(pins_of(9, KVM_IRQCHIP_PIC_SLAVE) == std::vector<uint32_t> { 1 }); // the SCI
+    CHECK(pins_of(9, KVM_IRQCHIP_IOAPIC) == std::vector<uint32_t> { 9 });
+    CHECK(pins_of(23, KVM_IRQCHIP_IOAPIC) == std::vector<uint32_t> { 23 });
+    CHECK(routes.size() == 7 + 8 + 23);
 }
