@@ -128,3 +128,33 @@ TEST_CASE("SIGTERM during a long workload stops the VM within 1 s with Signalled
     CHECK(std::stoi(match[1]) == exit_status::Signalled);
     CHECK(std::stoi(match[2]) < 1000);
 }
+
+TEST_CASE("monarch-vmm with no options boots the built-in test guest", "[kvm][vmm]")
+{
+    require_testos();
+    auto result = run_vmm({});
+    INFO(describe(result));
+    REQUIRE(result.exited);
+    CHECK(result.exit_code == 0);
+    CHECK(result.output.find("testos: hello from ring 3") != std::string::npos);
+}
+
+TEST_CASE("MONARCH_TESTOS chooses the built-in guest", "[kvm][vmm]")
+{
+    require_kvm();
+    auto guest = scratch_file("exit9.elf", minimal_pvh_guest(9));
+    auto result = run_process({ vmm_path(), "--memory", "64M" }, { .timeout = 30s, .extra_environment = { "MONARCH_TESTOS=" + guest } });
+    INFO(describe(result));
+    REQUIRE(result.exited);
+    CHECK(result.exit_code == 9);
+}
+
+TEST_CASE("a guest status above 63 is clamped to 63", "[kvm][vmm]")
+{
+    require_kvm();
+    auto kernel = scratch_file("exit200.elf", minimal_pvh_guest(200));
+    auto result = run_vmm({ "--kernel", kernel, "--memory", "64M" });
+    INFO(describe(result));
+    REQUIRE(result.exited);
+    CHECK(result.exit_code == exit_status::GuestStatusMax);
+}
