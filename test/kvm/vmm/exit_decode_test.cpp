@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // kvm::decode_exit on hand-filled kvm_run pages (every exit kind the vCPU loop handles, and
 // offsets KVM could get wrong), the fault-report formatting, and the ExitLatch.
+#include "vmm/kvm/kvm.h"
 #include "vmm/kvm/vcpu_exit.h"
 #include "vmm/machine/exit_latch.h"
 #include "vmm/machine/guest_fault_report.h"
@@ -205,4 +206,17 @@ TEST_CASE("legacy GSI routing sends the PIT to IOAPIC pin 2 and leaves the casca
     CHECK(pins_of(9, KVM_IRQCHIP_IOAPIC) == std::vector<uint32_t> { 9 });
     CHECK(pins_of(23, KVM_IRQCHIP_IOAPIC) == std::vector<uint32_t> { 23 });
     CHECK(routes.size() == 7 + 8 + 23);
+}
+
+TEST_CASE("opening KVM where there is none says what is missing", "[unit][kvm]")
+{
+    auto absent = Kvm::open("/nonexistent/kvm");
+    REQUIRE_FALSE(absent);
+    CHECK(absent.error().code == Errc::NotFound);
+    CHECK(absent.error().context == NO_DEV_KVM_MESSAGE);
+    // A device that is not KVM refuses KVM's first ioctl.
+    auto not_kvm = Kvm::open("/dev/null");
+    REQUIRE_FALSE(not_kvm);
+    CHECK(not_kvm.error().code == Errc::Sys);
+    CHECK(not_kvm.error().context == "KVM_GET_API_VERSION");
 }
