@@ -82,7 +82,7 @@ static void find_s5(struct sdt_header const *dsdt)
     uint8_t const *p = (uint8_t const *)dsdt + sizeof(*dsdt);
     uint8_t const *end = (uint8_t const *)dsdt + dsdt->length;
     for (; p + 10 <= end; p++) {
-        if (memcmp(p, "_S5_", 4) != 0 || p[4] != 0x12)
+        if (p[0] != '_' || memcmp(p, "_S5_", 4) != 0 || p[4] != 0x12)
             continue;
         uint8_t const *q = p + 5;
         q += 1 + (*q >> 6); /* PkgLength: lead byte plus 0-3 more */

@@ -109,35 +109,23 @@ static void jump_to_mmio(void)
     __asm__ volatile("call *%1" ::"a"(0x8000000000000000ull), "r"(TESTOS_MMIO_BENCH_PAGE) : "memory");
 }
 
-static void start_workload(void)
+/* count tasks running `entry` on `cpu` (cpu_count: one per CPU instead); returns the first
+ * slot and count packed as the coordinators expect (first | count << 32). */
+static uint64_t start_group(char const *name, user_entry_t entry, uint64_t count, bool one_per_cpu)
 {
-    uint64_t n;
-    if (is_run("hello")) {
-        main_task = must(task_create("hello", 0, user_hello, 0, 0, false));
-    } else if (is_run("smp")) {
-        int first = -1;
-        for (uint32_t cpu = 0; cpu < platform.cpu_count; cpu++) {
-            int slot = must(task_create("smp-worker", cpu, user_smp_worker, 0, 0, false));
-            if (first < 0)
-                first = slot;
-        }
-        uint64_t workers = (uint64_t)first | (uint64_t)platform.cpu_count << 32;
-        main_task = must(task_create("smp-wait", 0, user_smp_coordinator, workers, SMP_TIMEOUT_NS, false));
-    } else if (run_argument("spin", TESTOS_MAX_TASKS - 1, &n)) {
-        int first = -1;
-        for (uint64_t i = 0; i < n; i++) {
-            int slot = must(task_create("spinner", 0, user_spinner, 0, 0, false));
-            if (first < 0)
-                first = slot;
-        }
-        main_task = must(task_create("spin-wait", 0, user_spin_coordinator, (uint64_t)first | n << 32, SPIN_TIME_NS, false));
-    } else if (run_argument("pio-bench", 1ull << 32, &n)) {
-        main_task = must(task_create("pio-bench", 0, user_pio_bench, n, 0, false));
-    } else if (run_argument("mmio-bench", 1ull << 32, &n)) {
-        main_task = must(task_create("mmio-bench", 0, user_mmio_bench, n, 0, true));
-    } else if (run_argument("exit", 255, &n)) {
-        main_task = must(task_create("exit", 0, user_exit, n, 0, false));
-    } else if (is_run("triple-fault")) {
+    int first = -1;
+    for (uint64_t i = 0; i < count; i++) {
+        int slot = must(task_create(name, one_per_cpu ? (uint32_t)i : 0, entry, 0, 0, false));
+        if (first < 0)
+            first = slot;
+    }
+    return (uint64_t)first | count << 32;
+}
+
+/* The workloads that end in ring 0 rather than through a task. */
+static void run_failure_workload(void)
+{
+    if (is_run("triple-fault")) {
         kprintf("testos: triple-fault: loading an empty IDT and raising #UD in ring 0\n");
         load_empty_idt();
         __asm__ volatile("ud2");
@@ -146,9 +134,34 @@ static void start_workload(void)
         jump_to_mmio();
         kprintf("testos: emulation-failure: came back from MMIO\n");
         system_exit(TESTOS_EXIT_FAILURE);
+    }
+    kprintf("testos: unknown workload testos.run=%s\n", options.run);
+    system_exit(TESTOS_EXIT_USAGE);
+}
+
+static void start_workload(void)
+{
+    uint64_t n;
+    if (is_run("hello")) {
+        main_task = must(task_create("hello", 0, user_hello, 0, 0, false));
+    } else if (is_run("smp")) {
+        uint64_t workers = start_group("smp-worker", user_smp_worker, platform.cpu_count, true);
+        main_task = must(task_create("smp-wait", 0, user_smp_coordinator, workers, SMP_TIMEOUT_NS, false));
+    } else if (run_argument("spin", TESTOS_MAX_TASKS - 1, &n)) {
+        uint64_t spinners = start_group("spinner", user_spinner, n, false);
+        main_task = must(task_create("spin-wait", 0, user_spin_coordinator, spinners, SPIN_TIME_NS, false));
+    } else if (run_argument("pio-bench", 1ull << 32, &n)) {
+        main_task = must(task_create("pio-bench", 0, user_pio_bench, n, 0, false));
+    } else if (run_argument("mmio-bench", 1ull << 32, &n)) {
+        main_task = must(task_create("mmio-bench", 0, user_mmio_bench, n, 0, true));
+    } else if (run_argument("exit", 255, &n)) {
+        main_task = must(task_create("exit", 0, user_exit, n, 0, false));
+    } else if (is_run("selftest")) {
+        main_task = must(task_create("selftest", 0, user_selftest, (uint64_t)(uintptr_t)&options, 0, false));
+    } else if (is_run("user-fault")) {
+        main_task = must(task_create("user-fault", 0, user_fault, (uint64_t)(uintptr_t)&options, 0, false));
     } else {
-        kprintf("testos: unknown workload testos.run=%s\n", options.run);
-        system_exit(TESTOS_EXIT_USAGE);
+        run_failure_workload();
     }
     kprintf("testos: running %s\n", options.run);
 }

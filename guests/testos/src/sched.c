@@ -16,6 +16,9 @@ struct testos_task_table testos_task_table __attribute__((section(".user_data"),
 };
 
 static struct frame contexts[TESTOS_MAX_TASKS];
+/* The page-table roots the scheduler loads: kept here, out of ring 3's reach (the table's cr3
+ * field is for observers; ring 3 can write the table). */
+static uint64_t address_spaces[TESTOS_MAX_TASKS];
 static spinlock_t create_lock;
 static uint32_t next_pid = 1;
 int main_task = -1;
@@ -63,6 +66,7 @@ int task_create(char const *name, uint32_t cpu, user_entry_t entry, uint64_t arg
     t->counter = 0;
     t->ticks = 0;
     t->cr3 = cr3;
+    address_spaces[slot] = cr3;
     t->wake_ns = 0;
     __atomic_store_n(&t->state, TESTOS_TASK_RUNNABLE, __ATOMIC_RELEASE); /* last: now it may run */
     spin_unlock(&create_lock);
@@ -107,8 +111,7 @@ void sched_switch(struct cpu *c, struct frame *f)
     }
     testos_task_table.tasks[next].state = TESTOS_TASK_RUNNING;
     *f = contexts[next];
-    uint64_t cr3 = testos_task_table.tasks[next].cr3;
-    __asm__ volatile("mov %0, %%cr3" ::"r"(cr3) : "memory");
+    __asm__ volatile("mov %0, %%cr3" ::"r"(address_spaces[next]) : "memory");
 }
 
 void sched_tick(struct cpu *c, struct frame *f)

@@ -6,7 +6,7 @@
 
 #define ICR_INIT 0x00004500u   /* delivery mode INIT, level assert */
 #define ICR_STARTUP 0x00004600u /* delivery mode start-up; the low byte is the vector (page) */
-#define AP_TIMEOUT_NS 1000000000ull
+#define AP_TIMEOUT_NS 2000000000ull /* generous: a loaded host may be slow to run a new vCPU */
 
 extern char trampoline_start[], trampoline_end[];
 

@@ -48,7 +48,9 @@ kvm_regs pvh_boot_regs(GuestPhysAddr entry, GuestPhysAddr start_info)
 void pvh_boot_sregs(kvm_sregs& sregs)
 {
     set_segments(sregs, pvh_gdt());
-    sregs.cr0 = (sregs.cr0 | CR0_PE | CR0_ET) & ~CR0_PG;
+    // Whole values, not OR-ed bits: KVM's reset CR0 has CD and NW set (caches off), and a vCPU
+    // reused after a reboot still holds the previous kernel's state.
+    sregs.cr0 = CR0_PE | CR0_ET;
     sregs.cr3 = 0;
     sregs.cr4 = 0;
     sregs.efer = 0;
@@ -69,9 +71,9 @@ void linux64_boot_sregs(kvm_sregs& sregs)
 {
     set_segments(sregs, linux64_gdt());
     sregs.cr3 = layout::PML4_START;
-    sregs.cr4 |= CR4_PAE;
-    sregs.cr0 |= CR0_PE | CR0_ET | CR0_PG;
-    sregs.efer |= EFER_LME | EFER_LMA;
+    sregs.cr4 = CR4_PAE;
+    sregs.cr0 = CR0_PE | CR0_ET | CR0_PG;
+    sregs.efer = EFER_LME | EFER_LMA;
 }
 
 kvm_fpu boot_fpu()
@@ -80,6 +82,23 @@ kvm_fpu boot_fpu()
     fpu.fcw = 0x37f;
     fpu.mxcsr = 0x1f80;
     return fpu;
+}
+
+VcpuBootState vcpu_boot_state(EntryMode mode, GuestPhysAddr entry, GuestPhysAddr boot_info)
+{
+    return VcpuBootState {
+        .mode = mode,
+        .regs = mode == EntryMode::Pvh ? pvh_boot_regs(entry, boot_info) : linux64_boot_regs(entry, boot_info),
+        .fpu = boot_fpu(),
+    };
+}
+
+void VcpuBootState::apply_sregs(kvm_sregs& sregs) const
+{
+    if (mode == EntryMode::Pvh)
+        pvh_boot_sregs(sregs);
+    else
+        linux64_boot_sregs(sregs);
 }
 
 uint32_t lapic_register(kvm_lapic_state const& state, size_t offset)

@@ -17,6 +17,7 @@ constexpr uint32_t LEAF_PERFORMANCE_MONITORING = 0xa;
 constexpr uint32_t LEAF_EXTENDED_TOPOLOGY = 0xb;
 constexpr uint32_t LEAF_V2_EXTENDED_TOPOLOGY = 0x1f;
 constexpr uint32_t LEAF_AMD_ADDRESS_SIZES = 0x80000008;
+constexpr uint32_t LEAF_AMD_CACHE_TOPOLOGY = 0x8000001d;
 constexpr uint32_t LEAF_AMD_EXTENDED_APIC_ID = 0x8000001e;
 
 // Extended topology level types (leaf 0xB/0x1F ECX[15:8]).
@@ -87,6 +88,12 @@ void normalise_amd(kvm_cpuid_entry2& entry, Geometry const& geometry)
         // that identify a thread within the package.
         entry.ecx = clear(clear(entry.ecx, 0, 8), 12, 4) | bits(geometry.logical_per_package - 1, 0, 8)
             | bits(geometry.thread_bits + geometry.core_bits, 12, 4);
+    } else if (entry.function == LEAF_AMD_CACHE_TOPOLOGY && (entry.eax & 0x1f) != 0) {
+        // EAX[25:14] NumSharingCache: logical processors sharing this cache - 1 (a count, not
+        // a power of two as Intel's leaf 4 has it): a core's threads for L1/L2, the package for L3.
+        uint32_t level = (entry.eax >> 5) & 0x7;
+        uint32_t sharing = level >= 3 ? geometry.logical_per_package : geometry.threads_per_core;
+        entry.eax = clear(entry.eax, 14, 12) | bits(sharing - 1, 14, 12);
     } else if (entry.function == LEAF_AMD_EXTENDED_APIC_ID) {
         entry.eax = geometry.apic_id;
         entry.ebx = bits(geometry.position.core, 0, 8) | bits(geometry.threads_per_core - 1, 8, 8);
@@ -134,12 +141,13 @@ std::optional<kvm_cpuid_entry2> find_cpuid(std::span<kvm_cpuid_entry2 const> ent
 std::vector<kvm_cpuid_entry2> vcpu_cpuid(std::span<kvm_cpuid_entry2 const> supported, uint32_t vcpu_index, CpuTopology const& topology)
 {
     auto vendor = cpu_vendor(supported);
+    uint32_t threads_per_core = std::max(topology.threads_per_core, 1u); // validate() refuses 0; stay sane anyway
     Geometry geometry {
         .apic_id = apic_id_of(vcpu_index, topology),
         .thread_bits = thread_id_bits(topology),
         .core_bits = core_id_bits(topology),
-        .threads_per_core = topology.threads_per_core,
-        .logical_per_package = topology.threads_per_core * cores_per_package(topology),
+        .threads_per_core = threads_per_core,
+        .logical_per_package = threads_per_core * cores_per_package(topology),
         .position = position_of(vcpu_index, topology),
     };
     auto leaf0 = find_cpuid(supported, 0);

@@ -34,7 +34,8 @@ enum class CpuVendor : uint8_t { Intel, Amd, Other };
 // - leaves 0xB and 0x1F: rebuilt, SMT level then core level, EDX = x2APIC ID
 //   (0xB whenever the basic range reaches it, 0x1F only where KVM listed it);
 // - AMD 0x80000008 ECX: NC (threads per package - 1) and ApicIdSize; 0x8000001E: extended
-//   APIC ID, core ID and threads per core, node ID;
+//   APIC ID, core ID and threads per core, node ID; 0x8000001D EAX[25:14] logical processors
+//   sharing each cache - 1;
 // - everything else, including KVM's signature leaf 0x40000000, as KVM listed it.
 // The topology must have passed validate().
 [[nodiscard]] std::vector<kvm_cpuid_entry2> vcpu_cpuid(std::span<kvm_cpuid_entry2 const> supported, uint32_t vcpu_index, CpuTopology const&);

@@ -41,6 +41,8 @@ std::vector<kvm_msr_entry> boot_msrs(std::span<uint32_t const> supported_msr_ind
 {
     auto all = boot_msrs();
     std::erase_if(all, [&](kvm_msr_entry const& e) {
+        if (e.index == msr::IA32_MTRR_DEF_TYPE)
+            return false;
         return std::find(supported_msr_indices.begin(), supported_msr_indices.end(), e.index) == supported_msr_indices.end();
     });
     return all;

@@ -36,8 +36,11 @@ namespace monarch::vmm::arch {
 // and TSC at 0, IA32_MISC_ENABLE with fast strings, MTRRdefType enabled with write-back default.
 [[nodiscard]] std::vector<kvm_msr_entry> boot_msrs();
 
-// The same, keeping only the indices in `supported_msr_indices` (KVM_GET_MSR_INDEX_LIST).
-// An MSR KVM does not list is dropped rather than failing KVM_SET_MSRS.
+// The same, keeping only the indices in `supported_msr_indices` (KVM_GET_MSR_INDEX_LIST):
+// an MSR KVM does not list is dropped rather than failing KVM_SET_MSRS. MTRRdefType is kept
+// regardless: KVM emulates the MTRR MSRs for every vCPU (kvm_mtrr_set_msr) but leaves them out
+// of that list, as QEMU's use of them (keyed on CPUID.MTRR, not on the list) shows; dropping
+// it would leave the guest with MTRRs disabled, and Linux then turns PAT off too.
 [[nodiscard]] std::vector<kvm_msr_entry> boot_msrs(std::span<uint32_t const> supported_msr_indices);
 
 } // namespace monarch::vmm::arch

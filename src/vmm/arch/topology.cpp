@@ -56,7 +56,7 @@ Result<void> validate(CpuTopology const& topology)
         return fail(Errc::InvalidArgument, "cpu topology: threads per core must be 1..64");
     if (topology.cores_per_die > 256)
         return fail(Errc::InvalidArgument, "cpu topology: more than 256 cores per die");
-    if (topology.vcpu_count > MAX_APIC_ID + 1)
+    if (topology.vcpu_count > MAX_VCPUS)
         return fail(Errc::InvalidArgument, "cpu topology: more vCPUs than xAPIC IDs");
     // The highest index has the highest ID: the fields grow with the index.
     if (apic_id_of(topology.vcpu_count - 1, topology) > MAX_APIC_ID)

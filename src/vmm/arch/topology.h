@@ -18,6 +18,8 @@ struct CpuTopology {
 // xAPIC IDs are 8 bits and 0xff is the broadcast ID; the IOAPIC takes the ID after the highest
 // local APIC ID (the MP spec puts both on one APIC bus), so local APIC IDs stop at 0xfd.
 inline constexpr uint32_t MAX_APIC_ID = 0xfd;
+// The most vCPUs any topology can have (a dense one: IDs 0 .. MAX_APIC_ID).
+inline constexpr uint32_t MAX_VCPUS = MAX_APIC_ID + 1;
 
 // InvalidArgument for a zero count, zero threads per core, or an APIC ID above MAX_APIC_ID.
 [[nodiscard]] Result<void> validate(CpuTopology const&);

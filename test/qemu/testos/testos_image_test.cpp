@@ -3,12 +3,16 @@
 // at 1 MiB and above (physical = virtual), a Xen PVH entry note pointing into its code, and the
 // symbol testos_task_table whose initial bytes follow testos/task_table.h.
 #include "elf_reader.h"
+#include "support/skip.h"
+#include "support/subprocess.h"
 
 #include "testos/task_table.h"
 
 #include <catch2/catch.hpp>
 
 #include <cstring>
+#include <regex>
+#include <sstream>
 
 using namespace monarch::test;
 
@@ -86,4 +90,31 @@ TEST_CASE("testos.elf's task table symbol has the documented header", "[unit][te
     REQUIRE(table.entry_size == sizeof(testos_task));
     for (auto const& task : table.tasks)
         REQUIRE(task.state == TESTOS_TASK_FREE);
+}
+
+// ENVIRONMENT.md: on the PVM hosts ring 0 is emulated, and the emulator fails on xrstor,
+// cmpxchg16b and a 32-bit iret; ring 3 cannot use syscall. testos must contain none of them,
+// nor any SSE/AVX/x87 instruction (no extended state is ever set up).
+TEST_CASE("testos.elf uses no instruction the PVM hosts cannot run", "[unit][testos]")
+{
+    require_program("objdump");
+    auto result = run_process({ "objdump", "-d", "--no-show-raw-insn", "-j", ".text", "-j", ".user_text", TESTOS_ELF });
+    REQUIRE(result.exited);
+    REQUIRE(result.exit_code == 0);
+    std::regex instruction(R"(^\s+[0-9a-f]+:\s+(\S+)\s*(.*)$)");
+    std::regex forbidden_mnemonic(R"(^(xsave|xrstor|fxsave|fxrstor|cmpxchg16b|syscall|sysret|iret$|iretl|iretw|f[a-z]+|.*ps$|.*pd$))");
+    std::istringstream lines(result.output);
+    int instructions = 0;
+    for (std::string line; std::getline(lines, line);) {
+        std::smatch m;
+        if (!std::regex_match(line, m, instruction))
+            continue;
+        instructions++;
+        INFO(line);
+        REQUIRE_FALSE(std::regex_search(m[1].str(), forbidden_mnemonic));
+        REQUIRE(m[2].str().find("%xmm") == std::string::npos);
+        REQUIRE(m[2].str().find("%ymm") == std::string::npos);
+        REQUIRE(m[2].str().find("%st") == std::string::npos);
+    }
+    REQUIRE(instructions > 1000);
 }

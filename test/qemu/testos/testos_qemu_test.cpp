@@ -5,11 +5,18 @@
 #include "support/skip.h"
 #include "support/subprocess.h"
 
+#include "elf_reader.h"
 #include "testos/abi.h"
+#include "testos/task_table.h"
 
 #include <catch2/catch.hpp>
 
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <map>
 #include <regex>
+#include <unistd.h>
 #include <string>
 #include <vector>
 
@@ -134,10 +141,28 @@ TEST_CASE("testos powers off through ACPI S5 when there is no debug-exit device"
     }
 }
 
-TEST_CASE("testos rejects an unknown workload with the usage status", "[qemu][testos]")
+TEST_CASE("testos rejects unknown workloads and bad option values with the usage status", "[qemu][testos]")
 {
-    auto result = boot("testos.run=no-such-workload");
-    require_guest_status(result, TESTOS_EXIT_USAGE);
+    for (char const* cmdline : { "testos.run=no-such-workload", "testos.run=spin:0", "testos.run=spin:99",
+             "testos.run=exit:256", "testos.run=pio-bench:x", "testos.hz=5", "testos.timeout=soon" }) {
+        INFO(cmdline);
+        require_guest_status(boot(cmdline), TESTOS_EXIT_USAGE);
+    }
+}
+
+TEST_CASE("testos.timeout= ends a workload that runs too long", "[qemu][testos]")
+{
+    auto result = boot("testos.run=pio-bench:4000000000 testos.timeout=1");
+    require_guest_status(result, TESTOS_EXIT_TIMEOUT);
+    REQUIRE(contains(result.output, "testos: testos.timeout=1 expired\n"));
+}
+
+TEST_CASE("testos's system calls keep their ABI (selftest workload)", "[qemu][testos]")
+{
+    auto result = boot("testos.run=selftest");
+    require_guest_status(result, TESTOS_EXIT_SUCCESS);
+    REQUIRE(contains(result.output, "testos: selftest: write\n"));
+    REQUIRE(contains(result.output, "testos: selftest: 0 failures\n"));
 }
 
 TEST_CASE("testos pio-bench and mmio-bench report their exits", "[qemu][testos]")
@@ -170,4 +195,71 @@ TEST_CASE("testos emulation-failure ends in a failure, not a hang", "[qemu][test
     auto result = boot("testos.run=emulation-failure", { .extra = { "-no-reboot" } });
     require_guest_status(result, TESTOS_EXIT_EXCEPTION);
     REQUIRE(contains(result.output, "testos: exception 13 (#GP) error 0 at rip fed00000"));
+}
+
+TEST_CASE("testos reports a ring-3 page fault with vector, error code and RIP, then fails", "[qemu][testos]")
+{
+    auto result = boot("testos.run=user-fault");
+    require_guest_status(result, TESTOS_EXIT_EXCEPTION);
+    // error 5: a user-mode read of a present page (SDM 4.7, page-fault error code P|U/S).
+    REQUIRE(std::regex_search(result.output, std::regex("testos: exception 14 \\(#PF\\) error 5 at rip [0-9a-f]+ \\(ring 3, cpu 0, pid 1\\)")));
+}
+
+// The task table read from outside, as an introspecting VMM would: guest RAM lives in a shared
+// file, the table's address comes from testos.elf's symbol table, its layout from task_table.h.
+TEST_CASE("testos's task table reads back from guest memory as documented", "[qemu][testos]")
+{
+    auto image = ElfImage::load(TESTOS_ELF);
+    REQUIRE(image.has_value());
+    auto symbol = image->symbol(TESTOS_TASK_TABLE_SYMBOL);
+    REQUIRE(symbol.has_value());
+    char path[] = "/tmp/testos-ram-XXXXXX";
+    int fd = ::mkstemp(path);
+    REQUIRE(fd >= 0);
+    ::close(fd);
+    auto result = boot("testos.run=spin:2", { .machine = "microvm,memory-backend=ram",
+        .extra = { "-object", std::string("memory-backend-file,id=ram,size=64M,share=on,mem-path=") + path } });
+    testos_task_table table {};
+    {
+        std::ifstream ram(path, std::ios::binary);
+        ram.seekg(static_cast<std::streamoff>(symbol->value));
+        ram.read(reinterpret_cast<char*>(&table), sizeof table);
+        REQUIRE(ram.good());
+    }
+    ::unlink(path);
+    require_guest_status(result, TESTOS_EXIT_SUCCESS);
+
+    REQUIRE(table.magic == TESTOS_TASK_TABLE_MAGIC);
+    REQUIRE(table.cpu_count == 1);
+    REQUIRE(table.tick_hz == 100);
+    REQUIRE(table.tsc_khz > 0);
+    std::map<uint64_t, uint64_t> printed; // pid -> counter the guest printed
+    std::regex spinner("testos: spinner pid ([0-9]+) counter ([0-9]+)");
+    for (auto it = std::sregex_iterator(result.output.begin(), result.output.end(), spinner); it != std::sregex_iterator(); ++it)
+        printed[std::stoull((*it)[1].str())] = std::stoull((*it)[2].str());
+    REQUIRE(printed.size() == 2);
+    int spinners = 0, coordinators = 0;
+    for (auto const& task : table.tasks) {
+        if (task.pid == 0)
+            continue;
+        std::string name(task.name, strnlen(task.name, sizeof task.name));
+        INFO("pid " << task.pid << " " << name << " state " << task.state);
+        REQUIRE(task.cpu == 0);
+        REQUIRE(task.cr3 % 4096 == 0);
+        REQUIRE(task.cr3 > 0x100000);
+        REQUIRE(task.cr3 < 64 * 1024 * 1024);
+        if (name == "spinner") {
+            spinners++;
+            REQUIRE(printed.count(task.pid) == 1);
+            REQUIRE(task.counter >= printed[task.pid]); // they may run on after the print
+            REQUIRE(task.ticks > 0);
+            REQUIRE((task.state == TESTOS_TASK_RUNNABLE || task.state == TESTOS_TASK_RUNNING));
+        } else if (name == "spin-wait") {
+            coordinators++;
+            REQUIRE(task.state == TESTOS_TASK_EXITED);
+            REQUIRE(task.exit_status == 0);
+        }
+    }
+    REQUIRE(spinners == 2);
+    REQUIRE(coordinators == 1);
 }

@@ -109,6 +109,7 @@ TEST_CASE("64-bit Linux entry: long mode, flat segments from the boot GDT, ident
 
     REQUIRE((sregs.cr0 & 1) == 1);               // PE
     REQUIRE((sregs.cr0 & (1u << 31)) != 0);      // PG
+    REQUIRE((sregs.cr0 & (3u << 29)) == 0);      // CD and NW from the reset value cleared
     REQUIRE((sregs.cr4 & (1u << 5)) != 0);       // PAE, required for IA-32e paging
     REQUIRE((sregs.efer & (1u << 8)) != 0);      // LME
     REQUIRE((sregs.efer & (1u << 10)) != 0);     // LMA
@@ -164,6 +165,7 @@ TEST_CASE("PVH entry: 32-bit protected mode, paging off", "[unit][arch]")
     pvh_boot_sregs(sregs);
     REQUIRE((sregs.cr0 & 1) == 1);
     REQUIRE((sregs.cr0 & (1u << 31)) == 0);
+    REQUIRE((sregs.cr0 & (3u << 29)) == 0);
     REQUIRE(sregs.cr4 == 0);
     REQUIRE(sregs.efer == 0);
 
@@ -204,4 +206,24 @@ TEST_CASE("boot FPU state and LAPIC LINT pins", "[unit][arch]")
     REQUIRE(((lint1 >> 8) & 7) == 4); // NMI
     REQUIRE((lint0 & ~0x700u) == masked);
     REQUIRE((lint1 & ~0x700u) == masked);
+}
+
+TEST_CASE("VcpuBootState bundles the state of either entry mode", "[unit][arch]")
+{
+    auto pvh = vcpu_boot_state(EntryMode::Pvh, GuestPhysAddr { 0x1000000 }, GuestPhysAddr { layout::PVH_START_INFO_START });
+    REQUIRE(pvh.regs.rbx == layout::PVH_START_INFO_START);
+    REQUIRE(pvh.regs.rsi == 0);
+    REQUIRE(pvh.fpu.fcw == 0x37f);
+    kvm_sregs sregs {};
+    pvh.apply_sregs(sregs);
+    REQUIRE(sregs.efer == 0);
+    REQUIRE(sregs.cs.db == 1);
+
+    auto linux64 = vcpu_boot_state(EntryMode::Linux64, GuestPhysAddr { 0x1000200 }, GuestPhysAddr { layout::ZERO_PAGE_START });
+    REQUIRE(linux64.regs.rsi == layout::ZERO_PAGE_START);
+    REQUIRE(linux64.regs.rbx == 0);
+    sregs = {};
+    linux64.apply_sregs(sregs);
+    REQUIRE(sregs.cs.l == 1);
+    REQUIRE(sregs.cr3 == layout::PML4_START);
 }

@@ -74,6 +74,11 @@ std::vector<kvm_cpuid_entry2> amd_supported()
         leaf(0x80000000, 0, 0x8000001f, str4("Auth"), str4("cAMD"), str4("enti")),
         leaf(0x80000001, 0, 0x830f10, 0x40000000, 0x75c237ff, 0x2fd3fbff),
         leaf(0x80000008, 0, 0x3030, 0x18cf757, 0x703f | (1u << 16), 0),
+        leaf(0x8000001d, 0, 0x00004121, 0x01c0003f, 0x3f, 0, true),  // L1d, 2 threads
+        leaf(0x8000001d, 1, 0x00004122, 0x01c0003f, 0x3f, 0, true),  // L1i
+        leaf(0x8000001d, 2, 0x00004143, 0x01c0003f, 0x3ff, 2, true), // L2
+        leaf(0x8000001d, 3, 0x0003c163, 0x03c0003f, 0x7fff, 1, true), // L3, 16 threads
+        leaf(0x8000001d, 4, 0, 0, 0, 0, true),
         leaf(0x8000001e, 0, 0x3f, 0x13f, 0x3, 0),
     };
 }
@@ -237,6 +242,13 @@ TEST_CASE("AMD: leaf 1 and the extended topology leaves for 1, 2, 4 and 6 vCPUs"
             REQUIRE(get(entries, 0xb, 1).edx == vcpu);
             REQUIRE(get(entries, 0xb, 1).eax == core_bits);
             REQUIRE(get(entries, 6).ecx == 1);                   // Intel-only rules not applied
+            for (uint32_t cache = 0; cache < 4; ++cache) {
+                auto amd_cache = get(entries, 0x8000001d, cache);
+                uint32_t level = (amd_cache.eax >> 5) & 7;
+                REQUIRE(((amd_cache.eax >> 14) & 0xfff) + 1 == (level == 3 ? count : 1u));
+                REQUIRE((amd_cache.eax & 0x3fff) == (supported[7 + cache].eax & 0x3fff));
+            }
+            REQUIRE(get(entries, 0x8000001d, 4).eax == 0);
             REQUIRE(count_of(entries, 0x40000000) == 1);
         }
     }

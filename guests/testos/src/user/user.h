@@ -20,6 +20,8 @@ void user_spin_coordinator(uint64_t spinners, uint64_t run_ns, uint64_t);   /* s
 void user_pio_bench(uint64_t n, uint64_t, uint64_t);
 void user_mmio_bench(uint64_t n, uint64_t va, uint64_t);
 void user_exit(uint64_t status, uint64_t, uint64_t);
+void user_selftest(uint64_t kernel_address, uint64_t, uint64_t slot);
+void user_fault(uint64_t kernel_address, uint64_t, uint64_t);
 
 extern struct testos_task_table testos_task_table;
 

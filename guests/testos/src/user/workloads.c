@@ -156,3 +156,60 @@ void user_mmio_bench(uint64_t n, uint64_t va, uint64_t slot)
     report_bench("mmio-bench", n, u_rdtsc() - start);
     u_exit(TESTOS_EXIT_SUCCESS);
 }
+
+/* One check of the system-call ABI; prints the failures and counts them. */
+static uint32_t check(char const *what, bool ok)
+{
+    if (!ok) {
+        struct u_line line;
+        u_init(&line);
+        u_str(&line, "testos: selftest: FAILED: ");
+        u_str(&line, what);
+        u_str(&line, "\n");
+        u_flush(&line);
+    }
+    return ok ? 0 : 1;
+}
+
+void user_selftest(uint64_t kernel_address, uint64_t arg1, uint64_t slot)
+{
+    (void)arg1;
+    uint32_t failures = 0;
+    static char const message[] = "testos: selftest: write\n";
+    failures += check("write returns the length", u_syscall(TESTOS_SYS_WRITE, (uint64_t)(uintptr_t)message, sizeof(message) - 1, 0) == (int64_t)sizeof(message) - 1);
+    failures += check("write of kernel memory is refused", u_syscall(TESTOS_SYS_WRITE, kernel_address, 8, 0) == TESTOS_EFAULT);
+    failures += check("write of unmapped memory is refused", u_syscall(TESTOS_SYS_WRITE, 0x7fff00000000ull, 8, 0) == TESTOS_EFAULT);
+    failures += check("write longer than 4096 is refused", u_syscall(TESTOS_SYS_WRITE, (uint64_t)(uintptr_t)message, 5000, 0) == TESTOS_EINVAL);
+    failures += check("unknown call returns ENOSYS", u_syscall(999, 0, 0, 0) == TESTOS_ENOSYS);
+    failures += check("getpid matches the task table", (uint64_t)u_syscall(TESTOS_SYS_GETPID, 0, 0, 0) == testos_task_table.tasks[slot].pid);
+    failures += check("getcpu is the pinned CPU", (uint32_t)u_syscall(TESTOS_SYS_GETCPU, 0, 0, 0) == testos_task_table.tasks[slot].cpu);
+    failures += check("yield returns 0", u_syscall(TESTOS_SYS_YIELD, 0, 0, 0) == 0);
+    uint64_t before = u_time();
+    u_sleep(50 * 1000 * 1000);
+    uint64_t slept = u_time() - before;
+    failures += check("sleep(50 ms) lasts at least 50 ms", slept >= 50 * 1000 * 1000);
+    failures += check("sleep(50 ms) lasts less than 5 s", slept < 5000ull * 1000 * 1000);
+    uint64_t registers_kept;
+    __asm__ volatile("mov $0x1234, %%rbx\n\tint3\n\tmov %%rbx, %0" : "=r"(registers_kept) : "a"(TESTOS_SYS_TIME) : "rbx", "rcx", "rdx", "rsi", "rdi", "memory");
+    failures += check("rbx survives a system call", registers_kept == 0x1234);
+    struct u_line line;
+    u_init(&line);
+    u_str(&line, "testos: selftest: ");
+    u_dec(&line, failures);
+    u_str(&line, " failures\n");
+    u_flush(&line);
+    u_exit(failures ? TESTOS_EXIT_FAILURE : TESTOS_EXIT_SUCCESS);
+}
+
+/* Reads a kernel-only page from ring 3: the #PF must end the guest with the exception status. */
+void user_fault(uint64_t kernel_address, uint64_t arg1, uint64_t slot)
+{
+    (void)arg1, (void)slot;
+    struct u_line line;
+    u_init(&line);
+    u_str(&line, "testos: user-fault: reading kernel memory from ring 3\n");
+    u_flush(&line);
+    uint64_t value = *(uint64_t volatile *)(uintptr_t)kernel_address;
+    (void)value;
+    u_exit(TESTOS_EXIT_FAILURE); /* not reached: the read faults */
+}
