@@ -4,6 +4,7 @@
 #include "common/log.h"
 #include "vmm/cli/build_error_message.h"
 #include "vmm/cli/options.h"
+#include "vmm/arch/topology.h"
 #include "vmm/exit_status.h"
 #include "vmm/machine/signals.h"
 #include "vmm/machine/vm_builder.h"
@@ -19,6 +20,10 @@
 #endif
 
 namespace monarch::vmm::cli {
+
+// The CLI's bound is the topology's: one xAPIC ID per vCPU, the IOAPIC's ID after them.
+static_assert(MAX_CPUS == arch::MAX_VCPUS);
+
 namespace {
 
 // The one line a user sees when monarch-vmm cannot run the VM.
