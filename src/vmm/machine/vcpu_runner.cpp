@@ -151,7 +151,7 @@ void VcpuRunner::pause()
     m_pause_requested.store(true, std::memory_order_release);
     kick_all();
     std::unique_lock lock { m_mutex };
-    m_changed.wait(lock, [&] { return m_parked == m_threads.size(); });
+    m_changed.wait(lock, [&] { return m_parked >= m_threads.size(); }); // also true once stopped (no threads)
 }
 
 void VcpuRunner::resume()
