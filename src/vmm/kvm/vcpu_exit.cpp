@@ -41,12 +41,11 @@ VcpuExit decode_internal_error(kvm_run& run)
         // api.rst: emulation_failure overlays internal; flags is data[0], insn_size and
         // insn_bytes fill data[1..2]. Valid only if ndata covers them and the flag is set.
         auto const& failure = run.emulation_failure;
-        exit::EmulationFailure result;
         if (failure.ndata >= 3 && (failure.flags & KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES)) {
             size_t size = std::min<size_t>(failure.insn_size, sizeof(failure.insn_bytes));
-            result.instruction.emplace(failure.insn_bytes, failure.insn_bytes + size);
+            return exit::EmulationFailure { std::vector<uint8_t>(failure.insn_bytes, failure.insn_bytes + size) };
         }
-        return result;
+        return exit::EmulationFailure { std::nullopt };
     }
     size_t count = std::min<size_t>(internal.ndata, std::size(internal.data));
     return exit::InternalError { internal.suberror, std::vector<uint64_t>(internal.data, internal.data + count) };
