@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: Apache-2.0
+// parse_command_line over CLI11. CLI11 reports errors (and --help/--version) by throwing; this
+// file is the edge where those exceptions become a CliExit, so nothing above it throws.
+#include "vmm/cli/options.h"
+
+#include "vmm/exit_status.h"
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#ifndef MONARCH_VERSION
+#error "MONARCH_VERSION must be defined by the build"
+#endif
+
+namespace monarch::vmm::cli {
+namespace {
+
+constexpr char const* DESCRIPTION = "monarch-vmm: run one KVM virtual machine.\n"
+                                    "With no --kernel it boots the built-in test guest (testos).";
+
+constexpr char const* FOOTER = R"(Memory sizes take K, M, G or T (binary units); a bare number is MiB.
+Serial: stdio (the terminal), file:PATH (output only; created or truncated), pty (prints the pty path),
+socket:PATH (a Unix socket server; one client), off.
+The exit status is the guest's (0-63, from its debug-exit port; 0 on power-off) or a host
+error code 64 and above (see docs/monarch-vmm.md).
+
+Examples:
+  monarch-vmm                                   boot testos, say hello, power off
+  monarch-vmm --cpus 4 --cmdline testos.run=smp  every CPU reports in
+  monarch-vmm --kernel vmlinuz --initrd initrd.img --memory 1G --cpus 2 \
+              --cmdline "console=ttyS0 reboot=k panic=1"
+  monarch-vmm --kernel vmlinux --cmdline "earlyprintk=serial console=ttyS0" --serial file:boot.log)";
+
+struct RawOptions {
+    std::string kernel, initrd, cmdline, memory, cpus, serial { "stdio" }, log_level { "warn" };
+};
+
+void add_options(CLI::App& app, RawOptions& raw)
+{
+    app.add_option("--kernel", raw.kernel, "Guest kernel: an ELF with a PVH entry (vmlinux, testos.elf) or a bzImage")
+        ->type_name("PATH");
+    app.add_option("--initrd", raw.initrd, "Initial ramdisk loaded for the kernel")->type_name("PATH");
+    app.add_option("--cmdline", raw.cmdline,
+           fmt::format("Kernel command line (default: \"{}\" for testos, \"{}\" for --kernel)",
+               DEFAULT_TESTOS_CMDLINE, DEFAULT_LINUX_CMDLINE))
+        ->type_name("STRING");
+    app.add_option("--memory", raw.memory, "Guest RAM, e.g. 512M, 1G, size=2G (default 512M)")->type_name("SIZE");
+    app.add_option("--cpus", raw.cpus, fmt::format("Number of vCPUs, 1 to {} (or boot=N; default 1)", MAX_CPUS))
+        ->type_name("N");
+    app.add_option("--serial", raw.serial, "COM1 back end: stdio|file:PATH|pty|socket:PATH|off (default stdio)")
+        ->type_name("SPEC");
+    app.add_option("--log-level", raw.log_level, "error|warn|info|debug|trace (default warn)")->type_name("LEVEL");
+    app.set_version_flag("--version", std::string("monarch-vmm ") + MONARCH_VERSION, "Print the version and exit");
+}
+
+std::expected<Options, CliExit> usage(std::string text) { return std::unexpected(CliExit { exit_status::Usage, std::move(text) }); }
+
+std::expected<Options, CliExit> convert(RawOptions const& raw)
+{
+    Options options;
+    if (!raw.kernel.empty())
+        options.kernel = raw.kernel;
+    if (!raw.initrd.empty())
+        options.initrd = raw.initrd;
+    if (!raw.cmdline.empty())
+        options.cmdline = raw.cmdline;
+    if (!raw.memory.empty()) {
+        auto size = parse_memory_size(raw.memory);
+        if (!size)
+            return usage(describe_memory_error(raw.memory, size.error()));
+        if (*size == 0)
+            return usage(fmt::format("--memory: '{}': guest memory cannot be zero", raw.memory));
+        options.memory = *size;
+    }
+    if (!raw.cpus.empty()) {
+        auto cpus = parse_cpu_count(raw.cpus);
+        if (!cpus)
+            return usage(describe_cpus_error(raw.cpus, cpus.error()));
+        options.cpus = *cpus;
+    }
+    options.serial = raw.serial;
+    auto level = log::parse_level(raw.log_level);
+    if (!level || *level == log::Level::Off)
+        return usage(fmt::format("--log-level: '{}' is not one of error, warn, info, debug, trace", raw.log_level));
+    options.log_level = *level;
+    if (options.initrd && !options.kernel)
+        return usage("--initrd needs --kernel (the built-in test guest takes no initrd)");
+    return options;
+}
+
+} // namespace
+
+std::expected<Options, CliExit> parse_command_line(int argc, char const* const* argv)
+{
+    RawOptions raw;
+    try {
+        CLI::App app { DESCRIPTION, "monarch-vmm" };
+        app.footer(FOOTER);
+        add_options(app, raw);
+        try {
+            app.parse(argc, argv);
+        } catch (CLI::CallForHelp const&) {
+            return std::unexpected(CliExit { exit_status::Success, app.help() });
+        } catch (CLI::CallForAllHelp const&) {
+            return std::unexpected(CliExit { exit_status::Success, app.help("", CLI::AppFormatMode::All) });
+        } catch (CLI::CallForVersion const& version) {
+            return std::unexpected(CliExit { exit_status::Success, std::string(version.what()) + "\n" });
+        } catch (CLI::ParseError const& error) {
+            return usage(fmt::format("{} (see monarch-vmm --help)", error.what()));
+        }
+    } catch (std::exception const& error) {
+        // CLI11 can also throw while the options are being set up: our bug, but no crash.
+        return std::unexpected(CliExit { exit_status::Internal, fmt::format("command-line parser: {}", error.what()) });
+    }
+    return convert(raw);
+}
+
+} // namespace monarch::vmm::cli

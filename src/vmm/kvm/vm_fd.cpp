@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "vmm/kvm/vm_fd.h"
+
+#include <algorithm>
+#include <linux/kvm.h>
+#include <vector>
+#include <sys/ioctl.h>
+
+namespace monarch::vmm::kvm {
+
+Result<void> VmFd::set_tss_address(GuestPhysAddr address) const
+{
+    // SAFETY: KVM_SET_TSS_ADDR takes the address by value (unsigned long).
+    if (::ioctl(m_fd.get(), KVM_SET_TSS_ADDR, static_cast<unsigned long>(address.raw())) < 0)
+        return fail_errno("KVM_SET_TSS_ADDR");
+    return {};
+}
+
+Result<void> VmFd::set_identity_map_address(GuestPhysAddr address) const
+{
+    uint64_t value = address.raw();
+    // SAFETY: KVM_SET_IDENTITY_MAP_ADDR reads one __u64 through the pointer.
+    if (::ioctl(m_fd.get(), KVM_SET_IDENTITY_MAP_ADDR, &value) < 0)
+        return fail_errno("KVM_SET_IDENTITY_MAP_ADDR");
+    return {};
+}
+
+Result<void> VmFd::create_irqchip() const
+{
+    // SAFETY: KVM_CREATE_IRQCHIP takes no argument.
+    if (::ioctl(m_fd.get(), KVM_CREATE_IRQCHIP, 0) < 0)
+        return fail_errno("KVM_CREATE_IRQCHIP");
+    return {};
+}
+
+Result<void> VmFd::create_pit2() const
+{
+    kvm_pit_config config {};
+    config.flags = KVM_PIT_SPEAKER_DUMMY;
+    // SAFETY: KVM reads one struct kvm_pit_config through the pointer.
+    if (::ioctl(m_fd.get(), KVM_CREATE_PIT2, &config) < 0)
+        return fail_errno("KVM_CREATE_PIT2");
+    return {};
+}
+
+Result<void> VmFd::set_user_memory_region(MemSlot slot, GuestPhysAddr gpa, uint64_t size, void* host) const
+{
+    kvm_userspace_memory_region region {};
+    region.slot = slot.raw();
+    region.flags = 0;
+    region.guest_phys_addr = gpa.raw();
+    region.memory_size = size;
+    region.userspace_addr = reinterpret_cast<uint64_t>(host);
+    // SAFETY: KVM reads the region descriptor; `host` is a live shared mapping of at least
+    // `size` bytes that the caller (GuestMemoryMmap) keeps mapped for the VM's lifetime.
+    if (::ioctl(m_fd.get(), KVM_SET_USER_MEMORY_REGION, &region) < 0)
+        return fail_errno("KVM_SET_USER_MEMORY_REGION");
+    return {};
+}
+
+Result<void> VmFd::set_gsi_routing(std::span<kvm_irq_routing_entry const> entries) const
+{
+    // struct kvm_irq_routing: a u32 count, u32 flags, then the entries (8-byte aligned).
+    size_t bytes = sizeof(kvm_irq_routing) + entries.size() * sizeof(kvm_irq_routing_entry);
+    std::vector<uint64_t> buffer((bytes + 7) / 8, 0);
+    // SAFETY: the zeroed, 8-byte-aligned buffer holds the header and entries.size() entries.
+    auto* routing = reinterpret_cast<kvm_irq_routing*>(buffer.data());
+    routing->nr = static_cast<uint32_t>(entries.size());
+    std::copy(entries.begin(), entries.end(), routing->entries);
+    // SAFETY: KVM reads nr entries from the buffer described above.
+    if (::ioctl(m_fd.get(), KVM_SET_GSI_ROUTING, routing) < 0)
+        return fail_errno("KVM_SET_GSI_ROUTING");
+    return {};
+}
+
+Result<void> VmFd::set_irq_line(Gsi gsi, bool asserted) const
+{
+    kvm_irq_level level {};
+    level.irq = gsi.raw();
+    level.level = asserted ? 1 : 0;
+    // SAFETY: KVM reads one struct kvm_irq_level through the pointer.
+    if (::ioctl(m_fd.get(), KVM_IRQ_LINE, &level) < 0)
+        return fail_errno("KVM_IRQ_LINE");
+    return {};
+}
+
+Result<VcpuFd> VmFd::create_vcpu(VcpuId id) const
+{
+    // SAFETY: the vCPU id by value; the returned fd is owned at once.
+    UniqueFd fd { ::ioctl(m_fd.get(), KVM_CREATE_VCPU, static_cast<unsigned long>(id.raw())) };
+    if (!fd)
+        return fail_errno("KVM_CREATE_VCPU");
+    auto run = TRY(Mapping::map_shared(fd.get(), m_vcpu_mmap_size));
+    return VcpuFd { id, std::move(fd), std::move(run) };
+}
+
+} // namespace monarch::vmm::kvm

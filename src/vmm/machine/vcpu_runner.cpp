@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "vmm/machine/vcpu_runner.h"
+
+#include "common/log.h"
+#include "vmm/exit_status.h"
+#include "vmm/machine/guest_fault_report.h"
+
+#include <csignal>
+#include <cstring>
+#include <fmt/format.h>
+#include <pthread.h>
+
+namespace monarch::vmm::machine {
+namespace {
+
+// The kick only has to interrupt KVM_RUN (which then returns EINTR); the handler does nothing.
+void kick_handler(int) { }
+
+Result<void> install_kick_handler()
+{
+    struct sigaction action {};
+    action.sa_handler = kick_handler;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = 0; // no SA_RESTART: KVM_RUN must return to us
+    if (::sigaction(SIGRTMIN, &action, nullptr) < 0)
+        return fail_errno("sigaction(SIGRTMIN)");
+    return {};
+}
+
+} // namespace
+
+VcpuRunner::VcpuRunner(std::vector<kvm::VcpuFd> vcpus, Bus& pio, Bus& mmio, GuestMemory& memory, ExitLatch& exit)
+    : m_vcpus(std::move(vcpus)), m_pio(pio), m_mmio(mmio), m_memory(memory), m_exit(exit)
+{
+}
+
+Result<void> VcpuRunner::start()
+{
+    TRY_VOID(install_kick_handler());
+    m_threads.reserve(m_vcpus.size());
+    for (size_t index = 0; index < m_vcpus.size(); ++index) {
+        m_threads.emplace_back([this, index, token = m_stop.get_token()] { run_vcpu(token, index); });
+        // libvirt and top -H find vCPU threads by these names. Max 15 characters.
+        auto name = fmt::format("vcpu{}", index);
+        ::pthread_setname_np(m_threads.back().native_handle(), name.c_str());
+    }
+    return {};
+}
+
+void VcpuRunner::run_vcpu(std::stop_token token, size_t index)
+{
+    auto& vcpu = m_vcpus[index];
+    while (!token.stop_requested() && !m_exit.requested()) {
+        park_if_requested(token);
+        if (token.stop_requested())
+            break;
+        auto exit = vcpu.run();
+        if (!exit) {
+            log::error("vcpu{}: {}", index, to_string(exit.error()));
+            m_exit.request(exit_status::HostError);
+            break;
+        }
+        m_counters.exits.fetch_add(1, std::memory_order_relaxed);
+        if (handle_exit(vcpu, *exit) == Next::Stop)
+            break;
+    }
+    std::lock_guard lock { m_mutex };
+    ++m_parked; // a finished vCPU counts as parked, so pause() never waits for it
+    m_changed.notify_all();
+}
+
+void VcpuRunner::park_if_requested(std::stop_token const& token)
+{
+    if (!m_pause_requested.load(std::memory_order_acquire))
+        return;
+    std::unique_lock lock { m_mutex };
+    ++m_parked;
+    m_changed.notify_all();
+    m_changed.wait(lock, [&] { return !m_pause_requested.load() || token.stop_requested(); });
+    --m_parked;
+}
+
+VcpuRunner::Next VcpuRunner::handle_exit(kvm::VcpuFd& vcpu, kvm::VcpuExit const& exit)
+{
+    using namespace kvm::exit;
+    if (auto const* io = std::get_if<Io>(&exit)) {
+        handle_io(*io);
+        return Next::Continue;
+    }
+    if (auto const* mmio = std::get_if<Mmio>(&exit)) {
+        handle_mmio(*mmio);
+        return Next::Continue;
+    }
+    if (std::holds_alternative<Interrupted>(exit)) {
+        // Clear first, then look at the requests at the top of the loop: a kick that comes
+        // after this store sets immediate_exit again, so no request is ever missed.
+        vcpu.set_immediate_exit(false);
+        return Next::Continue;
+    }
+    if (std::holds_alternative<Hlt>(exit)) {
+        // With the in-kernel irqchip KVM handles HLT itself; a HLT exit here means the vCPU is
+        // idle with nothing to wake it in user space. Yield rather than spin.
+        m_counters.user_hlt.fetch_add(1, std::memory_order_relaxed);
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        return Next::Continue;
+    }
+    m_exit.request(report_fatal_exit(vcpu, m_memory, exit));
+    return Next::Stop;
+}
+
+void VcpuRunner::handle_io(kvm::exit::Io const& io)
+{
+    // A rep ins/outs arrives as `count` accesses of `width` bytes to the same port.
+    for (uint32_t i = 0; i < io.count; ++i) {
+        auto chunk = io.data.subspan(size_t { i } * io.width, io.width);
+        bool handled = io.direction == kvm::exit::Direction::In ? m_pio.read(io.port, chunk) : m_pio.write(io.port, chunk);
+        if (handled)
+            continue;
+        m_counters.unclaimed_pio.fetch_add(1, std::memory_order_relaxed);
+        if (io.direction == kvm::exit::Direction::In)
+            std::memset(chunk.data(), 0xff, chunk.size()); // an empty ISA bus floats high
+    }
+}
+
+void VcpuRunner::handle_mmio(kvm::exit::Mmio const& mmio)
+{
+    bool handled = mmio.direction == kvm::exit::Direction::In ? m_mmio.read(mmio.address, mmio.data) : m_mmio.write(mmio.address, mmio.data);
+    if (handled)
+        return;
+    m_counters.unclaimed_mmio.fetch_add(1, std::memory_order_relaxed);
+    if (mmio.direction == kvm::exit::Direction::In)
+        std::memset(mmio.data.data(), 0, mmio.data.size());
+}
+
+void VcpuRunner::kick(size_t index)
+{
+    if (index >= m_threads.size())
+        return;
+    m_vcpus[index].set_immediate_exit(true);
+    ::pthread_kill(m_threads[index].native_handle(), SIGRTMIN);
+}
+
+void VcpuRunner::kick_all()
+{
+    for (size_t index = 0; index < m_threads.size(); ++index)
+        kick(index);
+}
+
+void VcpuRunner::pause()
+{
+    m_pause_requested.store(true, std::memory_order_release);
+    kick_all();
+    std::unique_lock lock { m_mutex };
+    m_changed.wait(lock, [&] { return m_parked >= m_threads.size(); }); // also true once stopped (no threads)
+}
+
+void VcpuRunner::resume()
+{
+    {
+        std::lock_guard lock { m_mutex };
+        m_pause_requested.store(false, std::memory_order_release);
+    }
+    m_changed.notify_all();
+}
+
+void VcpuRunner::stop()
+{
+    if (m_threads.empty())
+        return;
+    {
+        std::lock_guard lock { m_mutex };
+        m_stop.request_stop();
+    }
+    m_changed.notify_all();
+    kick_all();
+    for (auto& thread : m_threads)
+        thread.join();
+    m_threads.clear();
+}
+
+} // namespace monarch::vmm::machine

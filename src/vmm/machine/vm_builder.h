@@ -1,0 +1,49 @@
+// SPDX-License-Identifier: Apache-2.0
+// VmBuilder: the composition root, a recipe with one small step per function (STYLE.md 1):
+// memory -> firmware tables -> kernel -> (only now) KVM -> VM -> vCPUs -> devices -> serial.
+// Everything that can be checked without /dev/kvm is checked before it is opened, so bad input
+// fails the same way on a host without KVM.
+#pragma once
+
+#include "vmm/arch/topology.h"
+#include "vmm/boot/boot_loader.h"
+#include "vmm/chardev/char_backend.h"
+#include "vmm/machine/build_error.h"
+#include "vmm/machine/vm_config.h"
+#include "vmm/machine/vmm.h"
+
+#include <memory>
+#include <vector>
+
+namespace monarch::vmm::machine {
+
+class VmBuilder {
+public:
+    explicit VmBuilder(VmConfig config);
+    [[nodiscard]] BuildResult<std::unique_ptr<Vmm>> build() &&;
+
+private:
+    [[nodiscard]] BuildResult<void> create_memory();
+    [[nodiscard]] BuildResult<void> read_images();
+    [[nodiscard]] BuildResult<void> write_firmware_tables();
+    [[nodiscard]] BuildResult<void> load_kernel();
+    [[nodiscard]] BuildResult<void> open_kvm();
+    [[nodiscard]] BuildResult<void> create_vm();
+    [[nodiscard]] BuildResult<void> create_vcpus();
+    [[nodiscard]] Result<void> configure_vcpu(kvm::VcpuFd&, uint32_t index, std::span<kvm_cpuid_entry2 const> supported, std::span<uint32_t const> msrs);
+    [[nodiscard]] Result<void> set_boot_registers(kvm::VcpuFd&);
+    [[nodiscard]] BuildResult<void> attach_devices();
+    [[nodiscard]] BuildResult<void> attach_serial();
+
+    VmConfig m_config;
+    std::unique_ptr<Vmm> m_vmm;
+    SerialSpec m_serial_spec;
+    arch::CpuTopology m_topology;
+    std::vector<std::byte> m_kernel;
+    std::vector<std::byte> m_initrd;
+    std::optional<GuestPhysAddr> m_rsdp;
+    boot::BootSetup m_boot;
+    std::vector<kvm::VcpuFd> m_vcpus;
+};
+
+} // namespace monarch::vmm::machine
