@@ -16,9 +16,9 @@ import threading
 import time
 
 REPEATS = 5           # runs per ps / suspend / resume figure (median reported)
-WINDOW_S = 4.0        # spinner progress window per sampling mode
-SAMPLING_S = 6        # each sampling run; the window lies inside it
-SAMPLING_ROUNDS = 3   # interleaved rounds of none / 100 Hz / 1 kHz
+WINDOW_S = 3.0        # spinner progress window per sampling mode
+SAMPLING_S = 5        # each sampling run; the window lies inside it
+SAMPLING_ROUNDS = 5   # rounds of none / 100 Hz / 1 kHz, rotating order
 SLEEP_FOREVER = "sleep 100000"
 
 
@@ -193,23 +193,23 @@ def sampled_rate(guest, session):
 
 
 def sampling_rows(guest, start_session):
-    """Interleaved rounds of no sampling, 100 Hz and 1 kHz, so that a change in the host's load
-    falls on all three; medians of the rounds."""
+    """Rounds of no sampling, 100 Hz and 1 kHz, in rotating order; each sampled window is compared
+    with the unsampled one of its own round (the host's load drifts), and the median of those
+    paired ratios is reported."""
     runs = {0: [], 100: [], 1000: []}
-    for _ in range(SAMPLING_ROUNDS):
-        runs[0].append((spinner_rate(guest), 0, 1))
-        for rate in (100, 1000):
-            runs[rate].append(sampled_rate(guest, start_session(rate)))
+    rates = [0, 100, 1000]
+    for round_index in range(SAMPLING_ROUNDS):
+        for rate in rates[round_index % 3:] + rates[:round_index % 3]:
+            runs[rate].append((spinner_rate(guest), 0, 1) if rate == 0 else sampled_rate(guest, start_session(rate)))
     base = statistics.median(r[0] for r in runs[0])
     rows = [("spinner progress (2 spinners, one per vCPU), no sampling", f"{base / 1e6:.0f} M iterations/s", "1.00")]
     for rate in (100, 1000):
-        progress = statistics.median(r[0] for r in runs[rate])
+        ratios = [r[0] / n[0] for r, n in zip(runs[rate], runs[0])]
         achieved = statistics.median(r[1] for r in runs[rate])
         ran = statistics.median(r[2] for r in runs[rate])
-        paired = ", ".join(f"{r[0] / n[0]:.2f}" for r, n in zip(runs[rate], runs[0]))
-        rows.append((f"spinner progress, sampling at {rate} Hz", f"{progress / 1e6:.0f} M iterations/s",
-                     f"**{progress / base:.2f}** (rounds: {paired}); achieved {achieved:.0f} Hz, "
-                     f"sampler's guest-ran share {ran:.0%}"))
+        rows.append((f"spinner progress, sampling at {rate} Hz", f"{statistics.median(r[0] for r in runs[rate]) / 1e6:.0f} M iterations/s",
+                     f"**{statistics.median(ratios):.2f}** (rounds: {', '.join(f'{x:.2f}' for x in ratios)}); "
+                     f"achieved {achieved:.0f} Hz, sampler's guest-ran share {ran:.0%}"))
     return rows
 
 
