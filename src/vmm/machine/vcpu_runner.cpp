@@ -27,6 +27,19 @@ Result<void> install_kick_handler()
     return {};
 }
 
+// The mask survives execve and new threads inherit it: a parent that left SIGRTMIN blocked
+// would make the kick undeliverable, and a vCPU halted or spinning inside KVM_RUN would then
+// never return, so pause() and stop() would wait forever. Each vCPU thread unblocks it.
+Result<void> unblock_kick_signal()
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGRTMIN);
+    if (int error = ::pthread_sigmask(SIG_UNBLOCK, &set, nullptr); error != 0)
+        return Failure(Error::from_errno(error, "pthread_sigmask(SIG_UNBLOCK, SIGRTMIN)"));
+    return {};
+}
+
 } // namespace
 
 VcpuRunner::VcpuRunner(std::vector<kvm::VcpuFd> vcpus, Bus& pio, Bus& mmio, GuestMemory& memory, ExitLatch& exit)
@@ -50,6 +63,10 @@ Result<void> VcpuRunner::start()
 void VcpuRunner::run_vcpu(std::stop_token token, size_t index)
 {
     auto& vcpu = m_vcpus[index];
+    if (auto unblocked = unblock_kick_signal(); !unblocked) {
+        log::error("vcpu{}: {}", index, to_string(unblocked.error()));
+        m_exit.request(exit_status::HostError);
+    }
     while (!token.stop_requested() && !m_exit.requested()) {
         park_if_requested(token);
         if (token.stop_requested())
