@@ -9,6 +9,7 @@
 #include <cstring>
 #include <fmt/format.h>
 #include <pthread.h>
+#include <system_error>
 
 namespace monarch::vmm::machine {
 namespace {
@@ -52,7 +53,15 @@ Result<void> VcpuRunner::start()
     TRY_VOID(install_kick_handler());
     m_threads.reserve(m_vcpus.size());
     for (size_t index = 0; index < m_vcpus.size(); ++index) {
-        m_threads.emplace_back([this, index, token = m_stop.get_token()] { run_vcpu(token, index); });
+        // std::jthread throws std::system_error when the thread cannot be created (EAGAIN at a
+        // thread or memory limit); our code never throws, so stop the vCPUs already running
+        // (the BSP may be executing the guest) and report it as a Result.
+        try {
+            m_threads.emplace_back([this, index, token = m_stop.get_token()] { run_vcpu(token, index); });
+        } catch (std::system_error const& error) {
+            stop();
+            return Failure(Error::from_errno(error.code().value(), "cannot create a vCPU thread"));
+        }
         // libvirt and top -H find vCPU threads by these names. Max 15 characters.
         auto name = fmt::format("vcpu{}", index);
         ::pthread_setname_np(m_threads.back().native_handle(), name.c_str());
