@@ -9,6 +9,7 @@
 #include <cstring>
 #include <fmt/format.h>
 #include <pthread.h>
+#include <system_error>
 
 namespace monarch::vmm::machine {
 namespace {
@@ -27,6 +28,19 @@ Result<void> install_kick_handler()
     return {};
 }
 
+// The mask survives execve and new threads inherit it: a parent that left SIGRTMIN blocked
+// would make the kick undeliverable, and a vCPU halted or spinning inside KVM_RUN would then
+// never return, so pause() and stop() would wait forever. Each vCPU thread unblocks it.
+Result<void> unblock_kick_signal()
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGRTMIN);
+    if (int error = ::pthread_sigmask(SIG_UNBLOCK, &set, nullptr); error != 0)
+        return Failure(Error::from_errno(error, "pthread_sigmask(SIG_UNBLOCK, SIGRTMIN)"));
+    return {};
+}
+
 } // namespace
 
 VcpuRunner::VcpuRunner(std::vector<kvm::VcpuFd> vcpus, Bus& pio, Bus& mmio, GuestMemory& memory, ExitLatch& exit)
@@ -39,7 +53,15 @@ Result<void> VcpuRunner::start()
     TRY_VOID(install_kick_handler());
     m_threads.reserve(m_vcpus.size());
     for (size_t index = 0; index < m_vcpus.size(); ++index) {
-        m_threads.emplace_back([this, index, token = m_stop.get_token()] { run_vcpu(token, index); });
+        // std::jthread throws std::system_error when the thread cannot be created (EAGAIN at a
+        // thread or memory limit); our code never throws, so stop the vCPUs already running
+        // (the BSP may be executing the guest) and report it as a Result.
+        try {
+            m_threads.emplace_back([this, index, token = m_stop.get_token()] { run_vcpu(token, index); });
+        } catch (std::system_error const& error) {
+            stop();
+            return Failure(Error::from_errno(error.code().value(), "cannot create a vCPU thread"));
+        }
         // libvirt and top -H find vCPU threads by these names. Max 15 characters.
         auto name = fmt::format("vcpu{}", index);
         ::pthread_setname_np(m_threads.back().native_handle(), name.c_str());
@@ -50,6 +72,10 @@ Result<void> VcpuRunner::start()
 void VcpuRunner::run_vcpu(std::stop_token token, size_t index)
 {
     auto& vcpu = m_vcpus[index];
+    if (auto unblocked = unblock_kick_signal(); !unblocked) {
+        log::error("vcpu{}: {}", index, to_string(unblocked.error()));
+        m_exit.request(exit_status::HostError);
+    }
     while (!token.stop_requested() && !m_exit.requested()) {
         park_if_requested(token);
         if (token.stop_requested())

@@ -37,7 +37,8 @@ public:
     VcpuRunner(VcpuRunner const&) = delete;
     VcpuRunner& operator=(VcpuRunner const&) = delete;
 
-    // Installs the SIGRTMIN kick handler (process-wide, idempotent) and starts the threads.
+    // Installs the SIGRTMIN kick handler (process-wide, idempotent) and starts the threads. If a
+    // thread cannot be created, stops (and joins) those already started and fails.
     [[nodiscard]] Result<void> start();
     // Returns once every vCPU is out of KVM_RUN and parked (or has finished).
     void pause();

@@ -69,6 +69,25 @@ TEST_CASE("a port exit whose data lies outside the page is not trusted", "[unit]
     CHECK(std::holds_alternative<exit::Unknown>(decode_exit(run, FakeRun::SIZE)));
 }
 
+TEST_CASE("a rep port exit may end exactly at the mapping's end, never wrap past it", "[unit][kvm]")
+{
+    FakeRun page;
+    auto& run = page.run();
+    run.exit_reason = KVM_EXIT_IO;
+    run.io.direction = KVM_EXIT_IO_IN;
+    run.io.size = 4;
+    run.io.count = 2;
+    run.io.data_offset = FakeRun::SIZE - 8; // exactly the 8 bytes needed
+    auto exit = decode_exit(run, FakeRun::SIZE);
+    auto const* io = std::get_if<exit::Io>(&exit);
+    REQUIRE(io);
+    CHECK(io->data.data() + io->data.size() == page.bytes() + FakeRun::SIZE);
+    // 4 * 0x40000001 is 4 in 32-bit arithmetic: the length must be computed without wrapping.
+    run.io.data_offset = 4096;
+    run.io.count = 0x40000001;
+    CHECK(std::holds_alternative<exit::Unknown>(decode_exit(run, FakeRun::SIZE)));
+}
+
 TEST_CASE("an MMIO read exit exposes the data bytes to fill", "[unit][kvm]")
 {
     FakeRun page;
