@@ -60,7 +60,7 @@ public:
     // it may block for back-pressure but must return soon after stop() is called (see
     // stopping()). The socket back end accepts clients on this thread: call start_input even
     // when input is not wanted (with a callback that ignores it). No-op for file and off.
-    void start_input(std::function<void(std::span<std::byte const>)> on_input);
+    [[nodiscard]] Result<void> start_input(std::function<void(std::span<std::byte const>)> on_input);
     // Wakes and joins the input thread; idempotent. From on_input itself it only asks the
     // thread to end (the destructor, which must run on another thread, joins it).
     void stop();

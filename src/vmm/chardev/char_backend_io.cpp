@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <climits>
 #include <poll.h>
+#include <system_error>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -67,16 +68,23 @@ void CharBackend::write(std::span<std::byte const> bytes)
     m_bytes_dropped.fetch_add(bytes.size() - written, std::memory_order_relaxed);
 }
 
-void CharBackend::start_input(std::function<void(std::span<std::byte const>)> on_input)
+Result<void> CharBackend::start_input(std::function<void(std::span<std::byte const>)> on_input)
 {
     std::lock_guard lock { m_thread_mutex };
     if (m_thread.joinable() || stopping() || !m_wake)
-        return; // already running, stopped, or a back end without input (file, off)
+        return {}; // already running, stopped, or a back end without input (file, off)
     m_on_input = std::move(on_input);
-    if (m_kind == SerialSpec::Kind::Socket)
-        m_thread = std::thread([this] { socket_loop(); });
-    else
-        m_thread = std::thread([this] { input_loop(); });
+    // std::thread reports a failure to create the thread (process or memory limits) by
+    // throwing; it ends here as a Result.
+    try {
+        if (m_kind == SerialSpec::Kind::Socket)
+            m_thread = std::thread([this] { socket_loop(); });
+        else
+            m_thread = std::thread([this] { input_loop(); });
+    } catch (std::system_error const& error) {
+        return Failure(Error::from_errno(error.code().value(), "serial: cannot start the input thread"));
+    }
+    return {};
 }
 
 void CharBackend::stop()

@@ -16,8 +16,13 @@ Vmm::~Vmm() { stop_all(); }
 
 int Vmm::run(int signal_fd)
 {
-    if (m_console)
-        m_console->start();
+    if (m_console) {
+        if (auto started = m_console->start(); !started) {
+            log::error("{}", to_string(started.error()));
+            stop_all();
+            return exit_status::HostError;
+        }
+    }
     if (auto started = m_vcpus->start(); !started) {
         log::error("cannot start the vCPUs: {}", to_string(started.error()));
         stop_all();

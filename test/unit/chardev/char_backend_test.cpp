@@ -145,7 +145,7 @@ TEST_CASE("file back end creates with mode 0640 and writes", "[unit][chardev]")
         REQUIRE(backend);
         (*backend)->write(as_bytes("hello, "));
         (*backend)->write(as_bytes("world\n"));
-        (*backend)->start_input([](std::span<std::byte const>) {}); // no input: a no-op
+        REQUIRE((*backend)->start_input([](std::span<std::byte const>) {})); // no input: a no-op
         CHECK((*backend)->counters().bytes_written == 13);
         CHECK((*backend)->counters().bytes_dropped == 0);
         CHECK_FALSE((*backend)->pty_path());
@@ -185,7 +185,7 @@ TEST_CASE("off back end discards output", "[unit][chardev]")
     auto backend = CharBackend::create(SerialSpec { Kind::Off, {} });
     REQUIRE(backend);
     (*backend)->write(as_bytes("nothing"));
-    (*backend)->start_input([](std::span<std::byte const>) {});
+    REQUIRE((*backend)->start_input([](std::span<std::byte const>) {}));
     (*backend)->stop();
     CHECK((*backend)->counters().bytes_written == 0);
 }
@@ -197,7 +197,7 @@ TEST_CASE("socket back end exchanges bytes with a real client", "[unit][chardev]
     auto backend = CharBackend::create(SerialSpec { Kind::Socket, path });
     REQUIRE(backend);
     Received received;
-    (*backend)->start_input(received.callback());
+    REQUIRE((*backend)->start_input(received.callback()));
 
     (*backend)->write(as_bytes("lost")); // nobody connected yet
     CHECK((*backend)->counters().bytes_dropped == 4);
@@ -265,7 +265,7 @@ TEST_CASE("pty back end exchanges bytes with its slave", "[unit][chardev]")
     REQUIRE(name);
     CHECK(name->starts_with("/dev/pts/"));
     Received received;
-    (*backend)->start_input(received.callback());
+    REQUIRE((*backend)->start_input(received.callback()));
 
     int slave = ::open(name->c_str(), O_RDWR | O_NOCTTY | O_CLOEXEC);
     REQUIRE(slave >= 0);
@@ -282,7 +282,7 @@ TEST_CASE("stop() joins a blocked input thread promptly", "[unit][chardev]")
     TempDir dir;
     auto backend = CharBackend::create(SerialSpec { Kind::Socket, (dir.path / "s.sock").string() });
     REQUIRE(backend);
-    (*backend)->start_input([](std::span<std::byte const>) {});
+    REQUIRE((*backend)->start_input([](std::span<std::byte const>) {}));
     std::this_thread::sleep_for(50ms); // let the thread block in poll()
     auto const start = std::chrono::steady_clock::now();
     (*backend)->stop();
@@ -303,7 +303,7 @@ TEST_CASE("stdio back end reads a regular-file stdin to its end and writes stdou
         Redirect out { STDOUT_FILENO, output.c_str(), O_WRONLY | O_CREAT | O_TRUNC };
         auto backend = CharBackend::create(SerialSpec { Kind::Stdio, {} });
         REQUIRE(backend);
-        (*backend)->start_input(received.callback());
+        REQUIRE((*backend)->start_input(received.callback()));
         CHECK(received.wait_for(11) == "typed ahead");
         (*backend)->write(as_bytes("console"));
         auto const start = std::chrono::steady_clock::now();
@@ -319,7 +319,7 @@ TEST_CASE("stdio back end with /dev/null stdin", "[unit][chardev]")
     Redirect in { STDIN_FILENO, "/dev/null", O_RDONLY };
     auto backend = CharBackend::create(SerialSpec { Kind::Stdio, {} });
     REQUIRE(backend);
-    (*backend)->start_input(received.callback());
+    REQUIRE((*backend)->start_input(received.callback()));
     std::this_thread::sleep_for(20ms);
     (*backend)->stop();
     CHECK((*backend)->counters().bytes_read == 0);
@@ -350,7 +350,7 @@ TEST_CASE("stdio back end puts a terminal stdin in raw mode and restores it", "[
             CHECK((during.c_lflag & (ECHO | ICANON)) == 0);
             CHECK((during.c_lflag & ISIG) != 0); // Ctrl-C still stops the VMM
             Received received;
-            (*backend)->start_input(received.callback());
+            REQUIRE((*backend)->start_input(received.callback()));
             REQUIRE(::write(master, "k", 1) == 1); // delivered without a newline
             CHECK(received.wait_for(1) == "k");
         }

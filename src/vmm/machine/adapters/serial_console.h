@@ -26,9 +26,9 @@ public:
     }
 
     // Starts the back end's input thread feeding the UART.
-    void start()
+    [[nodiscard]] Result<void> start()
     {
-        m_backend.start_input([this](std::span<std::byte const> bytes) { feed(bytes); });
+        return m_backend.start_input([this](std::span<std::byte const> bytes) { feed(bytes); });
     }
 
 private:
