@@ -6,6 +6,8 @@
 #include "dkom/profile/decompress.h"
 #include "dkom/profile/elf_image.h"
 
+#include "common/byte_access.h"
+
 #include <algorithm>
 #include <array>
 #include <cstring>
@@ -21,24 +23,16 @@ constexpr size_t payload_offset_offset = 0x248;
 constexpr size_t payload_length_offset = 0x24c;
 constexpr uint16_t payload_fields_version = 0x0208;
 
-template<typename T>
-T load(std::span<std::byte const> bytes, size_t offset)
-{
-    T value;
-    std::memcpy(&value, bytes.data() + offset, sizeof value); // callers check the size first
-    return value;
-}
-
 // The payload named by the setup header, if the header has one that lies inside the file.
 std::span<std::byte const> header_payload(std::span<std::byte const> image)
 {
-    if (!looks_like_bzimage(image) || load<uint16_t>(image, version_offset) < payload_fields_version)
+    if (!looks_like_bzimage(image) || load_le<uint16_t>(image, version_offset).value_or(0) < payload_fields_version)
         return {};
-    uint64_t setup_sects = load<uint8_t>(image, setup_sects_offset);
+    uint64_t setup_sects = load_le<uint8_t>(image, setup_sects_offset).value_or(0);
     if (setup_sects == 0)
         setup_sects = 4; // boot.rst: "If this field is 0, the real value is 4."
-    uint64_t start = (setup_sects + 1) * 512 + load<uint32_t>(image, payload_offset_offset);
-    uint64_t length = load<uint32_t>(image, payload_length_offset);
+    uint64_t start = (setup_sects + 1) * 512 + load_le<uint32_t>(image, payload_offset_offset).value_or(0);
+    uint64_t length = load_le<uint32_t>(image, payload_length_offset).value_or(0);
     if (start > image.size() || length > image.size() - start || length == 0)
         return {};
     return image.subspan(start, length);

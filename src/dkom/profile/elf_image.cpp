@@ -3,22 +3,14 @@
 // File Format"), each table checked to lie inside the file before it is read.
 #include "dkom/profile/elf_image.h"
 
+#include "common/byte_access.h"
+
 #include <cstring>
 #include <elf.h>
 
 namespace monarch::dkom {
 
 namespace {
-
-template<typename T>
-std::optional<T> load(std::span<std::byte const> bytes, uint64_t offset)
-{
-    if (offset > bytes.size() || bytes.size() - offset < sizeof(T))
-        return std::nullopt;
-    T value;
-    std::memcpy(&value, bytes.data() + offset, sizeof(T));
-    return value;
-}
 
 bool table_fits(std::span<std::byte const> bytes, uint64_t offset, uint64_t count, uint64_t entry_size)
 {
@@ -37,7 +29,7 @@ bool ElfImage::has_elf_magic(std::span<std::byte const> bytes)
 
 Result<ElfImage> ElfImage::parse(std::span<std::byte const> bytes)
 {
-    auto header = load<Elf64_Ehdr>(bytes, 0);
+    auto header = load_le<Elf64_Ehdr>(bytes, 0);
     if (!header || !has_elf_magic(bytes))
         return fail(Errc::BadImage, "ELF: no ELF header");
     if (header->e_ident[EI_CLASS] != ELFCLASS64 || header->e_ident[EI_DATA] != ELFDATA2LSB || header->e_machine != EM_X86_64)
@@ -50,7 +42,7 @@ Result<ElfImage> ElfImage::parse(std::span<std::byte const> bytes)
     ElfImage image;
     image.m_bytes = bytes;
     for (uint16_t i = 0; i < header->e_phnum; ++i) {
-        auto phdr = *load<Elf64_Phdr>(bytes, header->e_phoff + uint64_t { i } * sizeof(Elf64_Phdr));
+        auto phdr = *load_le<Elf64_Phdr>(bytes, header->e_phoff + uint64_t { i } * sizeof(Elf64_Phdr));
         if (phdr.p_type != PT_LOAD)
             continue;
         if (!table_fits(bytes, phdr.p_offset, phdr.p_filesz, 1))
@@ -61,13 +53,13 @@ Result<ElfImage> ElfImage::parse(std::span<std::byte const> bytes)
         return image;
     if (header->e_shstrndx >= header->e_shnum)
         return fail(Errc::BadImage, "ELF: section name table index out of range");
-    auto strtab = *load<Elf64_Shdr>(bytes, header->e_shoff + uint64_t { header->e_shstrndx } * sizeof(Elf64_Shdr));
+    auto strtab = *load_le<Elf64_Shdr>(bytes, header->e_shoff + uint64_t { header->e_shstrndx } * sizeof(Elf64_Shdr));
     if (!table_fits(bytes, strtab.sh_offset, strtab.sh_size, 1))
         return fail(Errc::BadImage, "ELF: section name table outside the file");
     // SAFETY: viewing in-bounds bytes of the name table as characters.
     std::string_view names { reinterpret_cast<char const*>(bytes.data() + strtab.sh_offset), strtab.sh_size };
     for (uint16_t i = 0; i < header->e_shnum; ++i) {
-        auto shdr = *load<Elf64_Shdr>(bytes, header->e_shoff + uint64_t { i } * sizeof(Elf64_Shdr));
+        auto shdr = *load_le<Elf64_Shdr>(bytes, header->e_shoff + uint64_t { i } * sizeof(Elf64_Shdr));
         if (shdr.sh_name >= names.size())
             return fail(Errc::BadImage, "ELF: section name outside the name table");
         auto name = names.substr(shdr.sh_name);

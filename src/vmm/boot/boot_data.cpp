@@ -3,7 +3,7 @@
 #include "vmm/boot/boot_data.h"
 
 #include "vmm/boot/boot_layout.h"
-#include "vmm/boot/byte_access.h"
+#include "common/byte_access.h"
 #include "vmm/memory/layout.h"
 
 #include <algorithm>

@@ -5,7 +5,7 @@
 
 #include "vmm/boot/boot_data.h"
 #include "vmm/boot/boot_layout.h"
-#include "vmm/boot/byte_access.h"
+#include "common/byte_access.h"
 #include "vmm/boot/e820.h"
 #include "vmm/memory/layout.h"
 

@@ -4,7 +4,7 @@
 // is bounds-checked before use; a malformed image is refused with BadImage, never read past.
 #include "vmm/boot/elf_loader.h"
 
-#include "vmm/boot/byte_access.h"
+#include "common/byte_access.h"
 #include "vmm/memory/layout.h"
 
 #include <algorithm>

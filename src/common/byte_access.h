@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// Bounds-checked little-endian field access on byte spans: how the loaders read headers out of
-// untrusted image files and fill guest structures (boot_params) field by field.
+// Bounds-checked little-endian field access on byte spans: how loaders and parsers read headers
+// out of untrusted files (kernel images, profiles) and fill guest structures field by field.
 #pragma once
 
 #include "common/verify.h"
@@ -13,7 +13,7 @@
 #include <span>
 #include <type_traits>
 
-namespace monarch::vmm::boot {
+namespace monarch {
 
 static_assert(std::endian::native == std::endian::little, "x86 boot structures are little-endian");
 
@@ -53,4 +53,4 @@ void store_le(std::span<std::byte> bytes, uint64_t offset, T value)
     return value & ~(alignment - 1);
 }
 
-} // namespace monarch::vmm::boot
+} // namespace monarch
