@@ -1,14 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
-// read_whole_file: one regular file into memory, with a size limit, retrying short reads.
+// read_whole_file: one regular file into memory, with a size limit.
 #include "dkom/profile/read_file.h"
 #include "dkom/profile/decompress.h"
 
+#include "common/read_file.h"
 #include "common/unique_fd.h"
 
-#include <cerrno>
 #include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 namespace monarch::dkom {
 
@@ -24,20 +23,7 @@ Result<std::vector<std::byte>> read_whole_file(std::string const& path)
         return fail(Errc::InvalidArgument, "not a regular file");
     if (static_cast<uint64_t>(info.st_size) > max_decompressed_size)
         return fail(Errc::InvalidArgument, "file larger than 1 GiB");
-    std::vector<std::byte> bytes(static_cast<size_t>(info.st_size));
-    size_t done = 0;
-    while (done < bytes.size()) {
-        ssize_t got = ::read(fd.get(), bytes.data() + done, bytes.size() - done);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got < 0)
-            return fail_errno("read");
-        if (got == 0)
-            break; // the file shrank while we read it
-        done += static_cast<size_t>(got);
-    }
-    bytes.resize(done);
-    return bytes;
+    return read_to_end(fd.get(), static_cast<uint64_t>(info.st_size), max_decompressed_size);
 }
 
 } // namespace monarch::dkom

@@ -2,10 +2,11 @@
 // read_image_file: reads a kernel or initrd file whole, with errors that name which one failed.
 #include "vmm/boot/boot_loader.h"
 
+#include "common/read_file.h"
 #include "common/unique_fd.h"
 
-#include <cerrno>
 #include <fcntl.h>
+#include <limits>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -42,23 +43,12 @@ Result<std::vector<std::byte>> read_image_file(std::string const& path, ImageKin
     if (::fstat(fd.get(), &status) != 0)
         return fail_errno(names.stat);
     // st_size is only a hint: a pipe or a file that grows is read to its end all the same.
-    std::vector<std::byte> bytes(S_ISREG(status.st_mode) ? static_cast<size_t>(status.st_size) + 1 : 1 << 20);
-    size_t used = 0;
-    for (;;) {
-        if (used == bytes.size())
-            bytes.resize(bytes.size() * 2);
-        ssize_t count = ::read(fd.get(), bytes.data() + used, bytes.size() - used);
-        if (count < 0 && errno == EINTR)
-            continue;
-        if (count < 0)
-            return fail_errno(names.read);
-        if (count == 0)
-            break;
-        used += static_cast<size_t>(count);
-    }
-    if (used == 0)
+    auto read = read_to_end(fd.get(), S_ISREG(status.st_mode) ? static_cast<uint64_t>(status.st_size) : 0, std::numeric_limits<uint64_t>::max() - 1);
+    if (!read)
+        return Failure(Error::from_errno(read.error().sys_errno, names.read));
+    auto bytes = std::move(*read);
+    if (bytes.empty())
         return fail(Errc::BadImage, names.empty);
-    bytes.resize(used);
     return bytes;
 }
 
