@@ -12,6 +12,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <thread>
 
 using namespace monarch;
 using namespace monarch::dkom;
@@ -248,11 +249,39 @@ TEST_CASE("a guest on 5-level paging (LA57) is introspected the same way", "[qem
         CHECK(same(ours, pid, entry));
 }
 
+namespace {
+
+// The thread ids the guest lists in /proc/PID/task.
+std::set<int32_t> guest_threads(monarch::dkom::test::Session& s, int32_t pid, std::string& listing)
+{
+    auto const output = s.guest->shell("ls /proc/" + std::to_string(pid) + "/task");
+    REQUIRE(output.has_value());
+    listing = *output;
+    std::istringstream in { listing };
+    std::set<int32_t> tids;
+    for (int32_t tid = 0; in >> tid;)
+        tids.insert(tid);
+    return tids;
+}
+
+} // namespace
+
 TEST_CASE("the thread walk finds each thread the guest lists in /proc/PID/task", "[qemu][dkom][linux]")
 {
     auto& s = session();
     auto kernel = LinuxKernel::attach(*s.access, s.layout);
     REQUIRE(kernel.has_value());
+    // The spinners start their idle thread in the background after boot: wait (bounded) until
+    // the guest itself lists both threads of each, so that both sides look at the same moment.
+    auto const leaders = kernel->tasks({ .threads = false });
+    REQUIRE(leaders.has_value());
+    for (auto const& leader : *leaders) {
+        if (leader.comm != "spinner")
+            continue;
+        std::string listing;
+        for (int attempt = 0; attempt < 50 && guest_threads(s, leader.pid, listing).size() < 2; ++attempt)
+            std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
     auto const tasks = kernel->tasks({ .threads = true });
     REQUIRE(tasks.has_value());
     size_t spinners = 0;
@@ -260,18 +289,14 @@ TEST_CASE("the thread walk finds each thread the guest lists in /proc/PID/task",
         if (leader.comm != "spinner" || leader.pid != leader.tgid)
             continue;
         ++spinners;
-        auto const listing = s.guest->shell("ls /proc/" + std::to_string(leader.pid) + "/task");
-        REQUIRE(listing.has_value());
-        std::istringstream in { *listing };
-        std::set<int32_t> theirs;
-        for (int32_t tid = 0; in >> tid;)
-            theirs.insert(tid);
+        std::string listing;
+        auto const theirs = guest_threads(s, leader.pid, listing);
         std::set<int32_t> ours;
         for (auto const& task : *tasks) {
             if (task.tgid == leader.pid)
                 ours.insert(task.pid);
         }
-        INFO("spinner " << leader.pid << ": guest " << *listing);
+        INFO("spinner " << leader.pid << ": guest " << listing);
         CHECK(theirs.size() == 2); // the spinner and its idle thread
         CHECK(ours == theirs);
     }
