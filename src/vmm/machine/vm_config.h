@@ -1,13 +1,57 @@
 // SPDX-License-Identifier: Apache-2.0
-// VmConfig: what one VM is made of, as the CLI (and later the API) resolved it. Plain values:
-// every field was parsed and range-checked by whoever filled it in.
+// VmConfig: what one VM is made of, as the CLI or the REST API (vm.create) resolved it. Plain
+// values: every field was parsed and range-checked by whoever filled it in. Device entries
+// follow Cloud Hypervisor's VmConfig (DiskConfig, NetConfig, RngConfig, VsockConfig,
+// ConsoleConfig) so that the command line and the API describe a VM the same way.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace monarch::vmm::machine {
+
+// --disk path=IMG[,readonly=on][,direct=on][,id=NAME] / CH DiskConfig.
+struct DiskConfig {
+    std::string path;               // a raw image file
+    bool readonly { false };
+    bool direct { false };          // O_DIRECT on the image
+    std::optional<std::string> id;  // what VIRTIO_BLK_T_GET_ID returns (20 bytes at most)
+};
+
+using MacAddress = std::array<uint8_t, 6>;
+
+// --net tap=NAME[,mac=MAC][,id=NAME] / CH NetConfig. Only an existing or creatable tap device;
+// ip/mask are accepted by the API parser only because libvirt sends them (they configure the
+// host side of the tap, as Cloud Hypervisor does).
+struct NetConfig {
+    std::string tap;                // interface name; empty: create one named by the kernel
+    std::optional<MacAddress> mac;  // guest MAC; none: a random locally administered address
+    std::optional<std::string> host_ip;   // "ip" in CH: assigned to the tap on the host
+    std::optional<std::string> netmask;   // "mask" in CH
+    std::optional<std::string> id;
+};
+
+// --vsock cid=N,socket=PATH / CH VsockConfig. The host side is Firecracker's scheme: the VMM
+// listens on `socket` for host-initiated connections ("CONNECT <port>\n"), and connects to
+// `socket`_<port> for guest-initiated ones.
+struct VsockConfig {
+    uint64_t cid { 0 };             // the guest's CID, >= 3
+    std::string socket;
+};
+
+// --rng [src=PATH] / CH RngConfig. The device always reads the host's getrandom(); src is
+// accepted only as /dev/urandom or /dev/random (CH's default), which mean the same here.
+struct RngConfig {
+    std::string source { "/dev/urandom" };
+};
+
+// --console MODE / CH ConsoleConfig for the virtio console (port 0). Same back ends as --serial.
+struct ConsoleConfig {
+    std::string mode { "off" };     // stdio|file:PATH|pty|socket:PATH|off (SerialSpec syntax)
+};
 
 struct VmConfig {
     std::string kernel;                 // path to an ELF (PVH) or bzImage
@@ -16,6 +60,11 @@ struct VmConfig {
     uint64_t memory { 0 };              // bytes
     uint32_t cpus { 1 };
     std::string serial { "stdio" };     // stdio|file:PATH|pty|socket:PATH|off
+    std::vector<DiskConfig> disks;
+    std::vector<NetConfig> nets;
+    std::optional<RngConfig> rng;
+    std::optional<VsockConfig> vsock;
+    ConsoleConfig console;              // virtio-console; off unless asked for
 };
 
 // The guest-physical pages KVM needs for itself on Intel VMX (api.rst, KVM_SET_TSS_ADDR and
