@@ -155,6 +155,10 @@ struct frame *trap_entry(struct frame *f);
 /* main.c */
 void system_exit(int status) __attribute__((noreturn));
 void watchdog_check(void);
+bool option_value(char const *key, char *out, size_t out_size); /* a testos.*= word's value */
+
+/* virtio_run.c: testos.run=virtio-* (the drivers' own declarations are in virtio.h). */
+void virtio_workload(char const *run);
 
 /* user/: ring-3 entry points (in the user section, mapped with the U bit). */
 #include "user/user.h"

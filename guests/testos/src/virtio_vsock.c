@@ -1,0 +1,2 @@
+#include "virtio.h"
+int virtio_vsock_run(void) { return 1; }
