@@ -89,6 +89,24 @@ TEST_CASE("virtio-blk writes only its sectors of a disk full of garbage", "[qemu
     require_pattern_written(Machine::Microvm, garbage(256 * 1024));
 }
 
+// SeaBIOS moves every 64-bit prefetchable BAR above 4 GiB when the 32-bit window cannot hold
+// them all: a 4 GiB ivshmem BAR does that to virtio-blk's BAR 4, which testos must then map.
+TEST_CASE("virtio-blk over virtio-pci with its BAR above 4 GiB", "[qemu][virtio][blk]")
+{
+    TempFile image("high.img");
+    image.write(std::vector<uint8_t>(64 * 1024));
+    auto extra = disk(Machine::Q35, image);
+    extra.insert(extra.end(), { "-object", "memory-backend-ram,id=big,size=4G", "-device", "ivshmem-plain,memdev=big" });
+    auto result = boot(Machine::Q35, "testos.run=virtio-blk", extra);
+    require_guest_status(result, TESTOS_EXIT_SUCCESS);
+    unsigned long long common = 0;
+    auto at = result.output.find("common cfg at ");
+    REQUIRE(at != std::string::npos);
+    common = std::stoull(result.output.substr(at + 14), nullptr, 16);
+    REQUIRE(common >= (4ull << 30));
+    REQUIRE(result_field(result.output, "virtio-blk: ", "result") == "ok");
+}
+
 // The device reports whole sectors: 8 sectors, and 100 bytes (capacity 0), are both too short
 // for sectors 8-23; the guest says so and the image stays as it was.
 TEST_CASE("virtio-blk on a disk shorter than its sectors fails cleanly", "[qemu][virtio][blk]")

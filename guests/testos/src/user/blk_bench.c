@@ -68,7 +68,7 @@ static void submit(struct bench *b, uint32_t slot, uint64_t sector, uint64_t dat
 
 static void kick(struct bench *b)
 {
-    __asm__ volatile("mfence" ::: "memory"); /* avail->idx visible before reading used->flags */
+    __asm__ volatile("lock orq $0, (%%rsp)" ::: "memory", "cc"); /* full barrier: avail->idx before used->flags */
     if (b->used->flags & VIRTQ_USED_F_NO_NOTIFY)
         return;
     if (b->setup->is_mmio) /* QueueNotify is a 32-bit register (4.2.2); PCI's notify is 16-bit (4.1.4.4) */
