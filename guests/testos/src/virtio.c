@@ -222,6 +222,7 @@ static bool mmio_queue_setup(struct virtio_device *d, struct virtq *q, uint64_t 
 bool virtio_queue_setup(struct virtio_device *d, struct virtq *q, uint16_t index, uint16_t max_size, void *memory)
 {
     memset(q, 0, sizeof(*q));
+    memset(memory, 0, VIRTQ_BYTES); /* after a reset too: both indexes start at 0 (2.7.6, 2.7.8) */
     q->device = d;
     q->index = index;
     q->size = max_size ? max_size : VIRTQ_MAX_SIZE;

@@ -112,8 +112,24 @@ int virtq_get(struct virtq *q, uint32_t *length); /* a used head (chain freed), 
 bool virtq_wait(struct virtq *q, int head, uint64_t timeout_ns, uint32_t *length);
 bool virtio_device_broken(struct virtio_device *d); /* NEEDS_RESET or FAILED, logged */
 
+/* virtio_blk.c: the request path, shared with the garbage workload. */
+#define VIRTIO_BLK_F_RO (1ull << 5)
+#define VIRTIO_BLK_F_FLUSH (1ull << 9)
+struct blk {
+    struct virtio_device *device;
+    struct virtq queue;
+    void *ring;
+    struct virtio_blk_req_header *header;
+    uint8_t *status;
+};
+bool blk_open(struct blk *b, uint64_t *features);
+uint64_t blk_capacity(struct virtio_device *d);
+int blk_request(struct blk *b, uint32_t type, uint64_t sector, struct vbuf const *data, unsigned data_count); /* status or -1 */
+bool blk_write_pattern(struct blk *b, uint8_t *data, uint64_t seed); /* sectors 8-23, DATA_BYTES at data */
+
 /* The workloads: each returns the guest's exit status. */
 int virtio_blk_run(void);
+int virtio_blk_garbage_run(void);
 int virtio_blk_bench_start(uint64_t seconds); /* creates the ring-3 task; -1 on failure */
 int virtio_console_run(void);
 int virtio_rng_run(uint64_t bytes);

@@ -6,26 +6,17 @@
 #include "virtio.h"
 #include "testos/virtio_pattern.h"
 
-#define VIRTIO_BLK_F_RO (1ull << 5)
-#define VIRTIO_BLK_F_FLUSH (1ull << 9)
 #define BLK_TIMEOUT_NS (10ull * 1000 * 1000 * 1000)
 #define DATA_BYTES (TESTOS_BLK_SECTORS * VIRTIO_BLK_SECTOR)
 
-struct blk {
-    struct virtio_device *device;
-    struct virtq queue;
-    struct virtio_blk_req_header *header;
-    uint8_t *status;
-};
-
-static uint64_t blk_capacity(struct virtio_device *d)
+uint64_t blk_capacity(struct virtio_device *d)
 {
     return virtio_config_read(d, 0, 4) | (uint64_t)virtio_config_read(d, 4, 4) << 32;
 }
 
 /* One request: header, up to two data buffers, status. Returns the status byte, or -1 when the
  * device did not complete it. */
-static int blk_request(struct blk *b, uint32_t type, uint64_t sector, struct vbuf const *data, unsigned data_count)
+int blk_request(struct blk *b, uint32_t type, uint64_t sector, struct vbuf const *data, unsigned data_count)
 {
     b->header->type = type;
     b->header->reserved = 0;
@@ -52,19 +43,24 @@ static int report(struct virtio_device *d, char const *result, char const *detai
     return memcmp(result, "ok", 3) == 0 ? TESTOS_EXIT_SUCCESS : TESTOS_EXIT_FAILURE;
 }
 
-static bool blk_open(struct blk *b, uint64_t *features)
+/* Finds the device (first call) and takes it through the status sequence to DRIVER_OK; again
+ * after a reset, on the same ring memory. */
+bool blk_open(struct blk *b, uint64_t *features)
 {
-    b->device = virtio_find(VIRTIO_ID_BLK);
+    if (!b->device)
+        b->device = virtio_find(VIRTIO_ID_BLK);
     if (!b->device) {
         kprintf("virtio-blk: no virtio-blk device found\n");
         return false;
     }
-    void *ring = dma_alloc(VIRTQ_BYTES, PAGE_SIZE);
-    b->header = dma_alloc(sizeof(*b->header), 16);
-    b->status = dma_alloc(1, 1);
-    if (!ring || !b->header || !b->status || !virtio_begin(b->device, VIRTIO_BLK_F_FLUSH | VIRTIO_BLK_F_RO, features))
+    if (!b->ring) {
+        b->ring = dma_alloc(VIRTQ_BYTES, PAGE_SIZE);
+        b->header = dma_alloc(sizeof(*b->header), 16);
+        b->status = dma_alloc(1, 1);
+    }
+    if (!b->ring || !b->header || !b->status || !virtio_begin(b->device, VIRTIO_BLK_F_FLUSH | VIRTIO_BLK_F_RO, features))
         return false;
-    if (!virtio_queue_setup(b->device, &b->queue, 0, 16, ring)) {
+    if (!virtio_queue_setup(b->device, &b->queue, 0, 16, b->ring)) {
         virtio_fail(b->device, "no request queue");
         return false;
     }
@@ -72,7 +68,7 @@ static bool blk_open(struct blk *b, uint64_t *features)
     return true;
 }
 
-static bool write_pattern(struct blk *b, uint8_t *data, uint64_t seed)
+bool blk_write_pattern(struct blk *b, uint8_t *data, uint64_t seed)
 {
     for (uint32_t s = 0; s < TESTOS_BLK_SECTORS; s++) {
         for (uint32_t i = 0; i < VIRTIO_BLK_SECTOR; i++)
@@ -99,7 +95,7 @@ int virtio_blk_run(void)
     if (capacity < TESTOS_BLK_MIN_CAPACITY)
         return report(b.device, "failed", "disk too small (want 24 sectors)");
     uint8_t *data = dma_alloc(DATA_BYTES, PAGE_SIZE);
-    if (!data || !write_pattern(&b, data, seed))
+    if (!data || !blk_write_pattern(&b, data, seed))
         return report(b.device, "failed", "write request failed");
     if ((features & VIRTIO_BLK_F_FLUSH) && blk_request(&b, VIRTIO_BLK_T_FLUSH, 0, NULL, 0) != VIRTIO_BLK_S_OK)
         return report(b.device, "failed", "flush request failed");

@@ -43,6 +43,8 @@ void virtio_workload(char const *run)
         system_exit(TESTOS_EXIT_SUCCESS);
     } else if (workload_is(run, "virtio-blk", 0, NULL)) {
         system_exit(virtio_blk_run());
+    } else if (workload_is(run, "virtio-blk-garbage", 0, NULL)) {
+        system_exit(virtio_blk_garbage_run());
     } else if (n = 5, workload_is(run, "virtio-blk-bench", 3600, &n)) {
         main_task = virtio_blk_bench_start(n);
         if (main_task < 0)
