@@ -3,8 +3,8 @@
  * host (CID 2) on port testos.vsock.port= (default 1234), send one line, expect the same bytes
  * back (an echo server on the host), shut down. Flow control per 5.10.6.3: our buf_alloc and
  * fwd_cnt go in every header, and we send only within the peer's advertised credit, asking for
- * an update when it is short. QEMU has no user-space vsock (vhost-vsock needs /dev/vhost-vsock),
- * so this driver is exercised only on monarch-vmm. */
+ * an update when it is short. Under QEMU (no vhost-vsock without /dev/vhost-vsock) the tests
+ * run it against their own vhost-user back end (test/qemu/testos_virtio/vhost_user_vsock.h). */
 #include "virtio.h"
 
 #define VSOCK_HOST_CID 2
