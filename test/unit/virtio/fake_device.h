@@ -5,6 +5,7 @@
 #pragma once
 
 #include "vmm/devices/irq_line.h"
+#include "vmm/devices/pci/msi.h"
 #include "vmm/virtio/virtio_device.h"
 
 #include <boost/asio/io_context.hpp>
@@ -122,6 +123,23 @@ public:
     }
     bool level { false };
     int changes { 0 };
+};
+
+class FakeMsiRouter final : public vmm::pci::MsiRouter {
+public:
+    void update(uint16_t vector, vmm::pci::MsiMessage const& message, bool masked) override
+    {
+        updates.push_back({ vector, message, masked });
+    }
+    void trigger(uint16_t vector) override { triggered.push_back(vector); }
+
+    struct Update {
+        uint16_t vector;
+        vmm::pci::MsiMessage message;
+        bool masked;
+    };
+    std::vector<Update> updates;
+    std::vector<uint16_t> triggered;
 };
 
 // Runs what the transport posted, as the VMM's event-loop thread would.
