@@ -79,7 +79,7 @@ TEST_CASE("virtio-rng caps one request and ignores readable buffers", "[unit][vi
     CHECK(driver.read_bytes(readable, 32) == std::vector<std::byte>(32, std::byte { 0x5a }));
 }
 
-TEST_CASE("virtio-rng: a corrupt chain makes the device need a reset; bad sources are refused", "[unit][virtio-rng]")
+TEST_CASE("virtio-rng: a corrupt chain makes the device need a reset, and bad sources are refused", "[unit][virtio-rng]")
 {
     boost::asio::io_context io;
     VirtioRng device { io };
