@@ -338,3 +338,20 @@ TEST_CASE("virtio-mmio notify addresses match QueueNotify", "[unit][virtio]")
     CHECK(addresses[1].length == 4);
     CHECK(addresses[1].datamatch == 1);
 }
+
+TEST_CASE("virtio-mmio stop_device resets an active device once", "[unit][virtio]")
+{
+    Bench bench;
+    VirtqueueDriver driver { bench.memory, 16 };
+    bench.mmio.stop_device();
+    CHECK(bench.device.resets == 0); // never activated
+    REQUIRE(bench.negotiate(FEATURES));
+    bench.setup_queue(0, driver);
+    bench.add_status(status::DRIVER_OK);
+    test::run_loop(bench.loop);
+    bench.mmio.stop_device();
+    CHECK(bench.device.resets == 1);
+    CHECK_FALSE(bench.device.active());
+    bench.mmio.stop_device();
+    CHECK(bench.device.resets == 1);
+}

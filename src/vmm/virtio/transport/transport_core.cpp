@@ -233,6 +233,14 @@ void TransportCore::reset_on_loop()
         --m_resets_in_flight;
 }
 
+void TransportCore::stop_device()
+{
+    if (m_loop_active)
+        m_device.reset();
+    m_loop_active = false;
+    m_loop_queues.clear();
+}
+
 void TransportCore::handle_queue_notify(uint16_t index)
 {
     if (!m_loop_active || index >= m_loop_queues.size() || m_device.needs_reset()) {

@@ -126,6 +126,10 @@ public:
     // The driver made buffers available on queue `index` (from an ioeventfd or a post).
     void handle_queue_notify(uint16_t index);
 
+    // The VMM is stopping: reset the device if it is active, so that it completes or cancels
+    // its host I/O. On the loop thread, or after the loop has stopped.
+    void stop_device();
+
     // VirtioInterrupt: the device's calls, on the loop thread.
     void signal_queue(uint16_t queue_index) override;
     void signal_config() override;
