@@ -214,6 +214,9 @@ TEST_CASE("virtio-mmio queue registers are frozen once the queue is ready", "[un
     test::run_loop(bench.loop);
     REQUIRE(bench.device.activations == 1);
     CHECK(bench.device.queues()[0].config().descriptor_table == driver.descriptor_table());
+    // Linux's vm_del_vq: QueueReady = 0 reads back 0.
+    bench.write32(mmio_reg::QUEUE_READY, 0);
+    CHECK(bench.read32(mmio_reg::QUEUE_READY) == 0);
 }
 
 TEST_CASE("virtio-mmio reset mid-flight stops the device and allows a new start", "[unit][virtio]")

@@ -172,6 +172,12 @@ bool TransportCore::enable_selected_queue()
     return true;
 }
 
+void TransportCore::disable_selected_queue()
+{
+    if (auto* registers = selected())
+        registers->ready = false;
+}
+
 void TransportCore::notify_from_vcpu(uint16_t index)
 {
     if (!driver_ok() || index >= m_queues.size() || !m_queues[index].ready) {

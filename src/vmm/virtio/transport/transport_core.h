@@ -113,6 +113,10 @@ public:
     [[nodiscard]] bool queue_writable() const;
     // Enables the selected queue after checking its size; false (and NEEDS_RESET) when bad.
     [[nodiscard]] bool enable_selected_queue();
+    // The driver took the selected queue back (virtio-mmio QueueReady = 0). Before DRIVER_OK
+    // it is simply not used; after it the running device keeps its queue until reset (the
+    // driver may not do this without VIRTIO_F_RING_RESET, which we do not offer).
+    void disable_selected_queue();
 
     // Driver kicked queue `index` through a register: posted to the loop.
     void notify_from_vcpu(uint16_t index);
