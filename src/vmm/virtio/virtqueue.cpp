@@ -65,8 +65,9 @@ Result<Virtqueue> Virtqueue::create(GuestMemory& memory, QueueConfig const& conf
 
 Failure Virtqueue::mark_broken(std::string_view why)
 {
+    // Guest-triggerable: debug only; the transport counts NEEDS_RESET and warns once.
     if (!m_broken)
-        log::warn("virtqueue: driver broke the ring protocol: {}", why);
+        log::debug("virtqueue: driver broke the ring protocol: {}", why);
     m_broken = true;
     return fail(Errc::Corrupt, why);
 }

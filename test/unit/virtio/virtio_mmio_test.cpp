@@ -214,6 +214,9 @@ TEST_CASE("virtio-mmio queue registers are frozen once the queue is ready", "[un
     test::run_loop(bench.loop);
     REQUIRE(bench.device.activations == 1);
     CHECK(bench.device.queues()[0].config().descriptor_table == driver.descriptor_table());
+    // Linux's vm_del_vq: QueueReady = 0 reads back 0.
+    bench.write32(mmio_reg::QUEUE_READY, 0);
+    CHECK(bench.read32(mmio_reg::QUEUE_READY) == 0);
 }
 
 TEST_CASE("virtio-mmio reset mid-flight stops the device and allows a new start", "[unit][virtio]")
@@ -337,4 +340,21 @@ TEST_CASE("virtio-mmio notify addresses match QueueNotify", "[unit][virtio]")
     CHECK(addresses[1].offset == mmio_reg::QUEUE_NOTIFY);
     CHECK(addresses[1].length == 4);
     CHECK(addresses[1].datamatch == 1);
+}
+
+TEST_CASE("virtio-mmio stop_device resets an active device once", "[unit][virtio]")
+{
+    Bench bench;
+    VirtqueueDriver driver { bench.memory, 16 };
+    bench.mmio.stop_device();
+    CHECK(bench.device.resets == 0); // never activated
+    REQUIRE(bench.negotiate(FEATURES));
+    bench.setup_queue(0, driver);
+    bench.add_status(status::DRIVER_OK);
+    test::run_loop(bench.loop);
+    bench.mmio.stop_device();
+    CHECK(bench.device.resets == 1);
+    CHECK_FALSE(bench.device.active());
+    bench.mmio.stop_device();
+    CHECK(bench.device.resets == 1);
 }

@@ -74,8 +74,14 @@ bool TransportCore::write_status(uint8_t value)
     if (value == 0) {
         // Section 2.1.2/3.1: reset. Registers read as after reset at once; the device itself
         // stops on the loop, after anything posted before (activation, notifications).
+        bool const device_may_run = m_status != 0 || m_resets_in_flight > 0;
+        if (m_status != 0)
+            m_status_before_reset = m_status;
         reset_registers();
-        boost::asio::post(m_loop, [this] { reset_on_loop(); });
+        if (device_may_run) {
+            ++m_resets_in_flight;
+            boost::asio::post(m_loop, [this] { reset_on_loop(); });
+        }
         return false;
     }
     // Section 2.1.1: the driver never clears a bit (other than by reset); NEEDS_RESET is ours.
@@ -122,7 +128,7 @@ bool TransportCore::start_device()
         auto queue = Virtqueue::create(m_memory, config);
         if (!queue) {
             ++m_counters.bad_queue_setups;
-            log::warn("virtio: {}: queue rejected at DRIVER_OK: {}", m_device.name(), to_string(queue.error()));
+            log::debug("virtio: {}: queue rejected at DRIVER_OK: {}", m_device.name(), to_string(queue.error()));
             return false;
         }
         queues.push_back(std::move(*queue));
@@ -164,6 +170,12 @@ bool TransportCore::enable_selected_queue()
     }
     registers->ready = true;
     return true;
+}
+
+void TransportCore::disable_selected_queue()
+{
+    if (auto* registers = selected())
+        registers->ready = false;
 }
 
 void TransportCore::notify_from_vcpu(uint16_t index)
@@ -222,6 +234,17 @@ void TransportCore::reset_on_loop()
     m_loop_active = false;
     m_loop_queues.clear();
     refresh_config_on_loop();
+    std::lock_guard lock { m_mutex };
+    if (m_resets_in_flight > 0)
+        --m_resets_in_flight;
+}
+
+void TransportCore::stop_device()
+{
+    if (m_loop_active)
+        m_device.reset();
+    m_loop_active = false;
+    m_loop_queues.clear();
 }
 
 void TransportCore::handle_queue_notify(uint16_t index)
@@ -245,7 +268,8 @@ void TransportCore::mark_needs_reset(std::unique_lock<std::mutex>& lock)
     if (m_status == 0 || (m_status & status::DEVICE_NEEDS_RESET) != 0)
         return;
     m_status |= status::DEVICE_NEEDS_RESET;
-    ++m_counters.needs_reset_reports;
+    if (m_counters.needs_reset_reports++ == 0)
+        log::warn("virtio: {}: the device needs a reset (the driver broke the protocol or the back end failed); further reports are only counted", m_device.name());
     bool const notify = driver_ok();
     lock.unlock();
     if (notify)

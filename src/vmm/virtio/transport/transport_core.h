@@ -87,6 +87,17 @@ public:
     [[nodiscard]] uint32_t driver_feature_select() const { return m_driver_feature_select; }
 
     [[nodiscard]] uint8_t status() const { return m_status; }
+    // The status a driver reads. virtio-pci (section 4.1.4.3.2: "the device MUST present a 0 in
+    // device_status once the reset is complete"; Linux and testos poll for it) passes
+    // ResetVisibility::WhenDeviceStopped: after a write of 0 the old status reads back until the
+    // loop has run VirtioDevice::reset(), or until the driver writes a new status.
+    // virtio-mmio drivers (Linux's) do not poll: Immediate.
+    enum class ResetVisibility : uint8_t { Immediate, WhenDeviceStopped };
+    [[nodiscard]] uint8_t visible_status(ResetVisibility visibility) const
+    {
+        bool const hide = visibility == ResetVisibility::WhenDeviceStopped && m_status == 0 && m_resets_in_flight > 0;
+        return hide ? m_status_before_reset : m_status;
+    }
     // Applies a status write. Returns true when the transport must raise a configuration
     // interrupt (the write made the device report DEVICE_NEEDS_RESET).
     [[nodiscard]] bool write_status(uint8_t value);
@@ -102,6 +113,10 @@ public:
     [[nodiscard]] bool queue_writable() const;
     // Enables the selected queue after checking its size; false (and NEEDS_RESET) when bad.
     [[nodiscard]] bool enable_selected_queue();
+    // The driver took the selected queue back (virtio-mmio QueueReady = 0). Before DRIVER_OK
+    // it is simply not used; after it the running device keeps its queue until reset (the
+    // driver may not do this without VIRTIO_F_RING_RESET, which we do not offer).
+    void disable_selected_queue();
 
     // Driver kicked queue `index` through a register: posted to the loop.
     void notify_from_vcpu(uint16_t index);
@@ -114,6 +129,10 @@ public:
     // --- the io_context thread ---
     // The driver made buffers available on queue `index` (from an ioeventfd or a post).
     void handle_queue_notify(uint16_t index);
+
+    // The VMM is stopping: reset the device if it is active, so that it completes or cancels
+    // its host I/O. On the loop thread, or after the loop has stopped.
+    void stop_device();
 
     // VirtioInterrupt: the device's calls, on the loop thread.
     void signal_queue(uint16_t queue_index) override;
@@ -139,6 +158,8 @@ private:
     uint32_t m_driver_feature_select { 0 };
     uint64_t m_driver_features { 0 };
     uint8_t m_status { 0 };
+    uint8_t m_status_before_reset { 0 };
+    uint32_t m_resets_in_flight { 0 };
     uint32_t m_config_generation { 0 };
     uint16_t m_queue_select { 0 };
     std::vector<QueueRegisters> m_queues;

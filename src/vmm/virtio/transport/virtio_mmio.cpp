@@ -113,6 +113,8 @@ uint32_t VirtioMmio::write_register(uint64_t offset, uint32_t value)
     case mmio_reg::QUEUE_READY:
         if (value == 1 && !m_core.enable_selected_queue())
             return mmio_reg::INT_CONFIG;
+        if (value == 0)
+            m_core.disable_selected_queue(); // Linux's vm_del_vq writes 0 and reads it back
         return 0;
     default: write_queue_register(offset, value); return 0;
     }

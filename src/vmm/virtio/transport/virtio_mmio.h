@@ -72,6 +72,8 @@ public:
     [[nodiscard]] std::vector<NotifyAddress> notify_addresses() const;
     // For ioeventfd handlers on the loop thread: the driver kicked queue `index`.
     void handle_queue_notify(uint16_t index) { m_core.handle_queue_notify(index); }
+    // VMM shutdown: VirtioDevice::reset() if active. On the loop thread or after it stopped.
+    void stop_device() { m_core.stop_device(); }
 
     [[nodiscard]] uint32_t interrupt_status() const;
     [[nodiscard]] TransportCounters counters() const;

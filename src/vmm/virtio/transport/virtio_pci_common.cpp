@@ -64,7 +64,7 @@ void VirtioPci::fill_common(std::span<std::byte, common::SIZE> bytes) const
     store_le<uint32_t>(out, common::DRIVER_FEATURE, m_core.driver_features_window());
     store_le<uint16_t>(out, common::CONFIG_MSIX_VECTOR, m_config_vector);
     store_le<uint16_t>(out, common::NUM_QUEUES, m_core.queue_count());
-    store_le<uint8_t>(out, common::DEVICE_STATUS, m_core.status());
+    store_le<uint8_t>(out, common::DEVICE_STATUS, m_core.visible_status(TransportCore::ResetVisibility::WhenDeviceStopped));
     store_le<uint8_t>(out, common::CONFIG_GENERATION, static_cast<uint8_t>(m_core.config_generation()));
     store_le<uint16_t>(out, common::QUEUE_SELECT, m_core.selected_queue());
     if (queue == nullptr) {
