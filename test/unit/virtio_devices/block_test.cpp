@@ -474,3 +474,43 @@ TEST_CASE("virtio-blk with direct=on goes through O_DIRECT, bouncing unaligned g
     CHECK(read.status == blk::S_OK);
     CHECK(read.data == data);
 }
+
+TEST_CASE("virtio-blk serves more requests than it keeps in flight, through indirect chains", "[unit][virtio-blk]")
+{
+    BlockFixture fixture;
+    fixture.harness.drivers.clear();
+    fixture.harness.drivers.emplace_back(fixture.harness.memory, 256, GuestPhysAddr { 0x1000 });
+    fixture.open();
+    auto& driver = fixture.harness.drivers.front();
+    constexpr uint32_t REQUESTS = VirtioBlock::MAX_IN_FLIGHT + 72;
+    std::vector<GuestPhysAddr> buffers;
+    std::vector<uint16_t> heads;
+    for (uint32_t i = 0; i < REQUESTS; ++i) {
+        auto request = header(blk::RequestType::In, i * 8);
+        buffers.push_back(driver.alloc(4096 + 1));
+        heads.push_back(driver.add_indirect_chain({ VirtqueueDriver::readable(driver.put_bytes(request), 16),
+            VirtqueueDriver::writable(buffers.back(), 4096 + 1) }));
+    }
+    fixture.device->queue_notify(0);
+    CHECK(fixture.device->in_flight() <= VirtioBlock::MAX_IN_FLIGHT);
+    std::vector<bool> seen(REQUESTS, false);
+    size_t completed = 0;
+    run_until(fixture.io, [&] {
+        while (auto used = driver.next_used()) {
+            auto index = static_cast<size_t>(std::find(heads.begin(), heads.end(), used->id) - heads.begin());
+            REQUIRE(index < REQUESTS);
+            CHECK_FALSE(seen[index]);
+            seen[index] = true;
+            CHECK(used->length == 4097);
+            ++completed;
+        }
+        return completed == REQUESTS;
+    });
+    auto const image = pattern(IMAGE_BYTES, 0x11);
+    for (uint32_t i = 0; i < REQUESTS; ++i) {
+        auto bytes = driver.read_bytes(buffers[i], 4097);
+        CHECK(bytes[4096] == std::byte { blk::S_OK });
+        bytes.pop_back();
+        CHECK(std::equal(bytes.begin(), bytes.end(), image.begin() + i * 4096));
+    }
+}

@@ -268,8 +268,16 @@ bool VirtioNet::take_chains(uint64_t bytes)
 bool VirtioNet::deliver_frame()
 {
     auto& queue = m_context->queues[RECEIVE_QUEUE];
-    if (!take_chains(m_mergeable ? m_frame_length : 1))
+    if (!take_chains(m_mergeable ? m_frame_length : 1)) {
+        // Every buffer of the ring is held and the frame still does not fit: waiting would
+        // never end, so drop it (the held buffers serve the next frames).
+        if (m_mergeable && !m_needs_reset && m_rx_chains.size() >= queue.config().size) {
+            ++m_counters.rx_dropped;
+            m_frame_length = 0;
+            return true;
+        }
         return false;
+    }
     if (!m_mergeable && m_rx_chains.front().writable_length() < m_frame_length) {
         // Section 5.1.6.3: without MRG_RXBUF the driver posts buffers for the largest frame it
         // negotiated; one smaller than this frame keeps waiting for a frame that fits.
