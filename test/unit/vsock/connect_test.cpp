@@ -189,6 +189,11 @@ TEST_CASE("create() refuses a reserved CID and a socket path that exists or does
     REQUIRE(!too_long);
     CHECK(too_long.error().code == Errc::InvalidArgument);
 
+    auto no_directory = vs::VsockDevice::create(io, { 3, dir.path() + "/missing/v.sock" });
+    REQUIRE(!no_directory);
+    CHECK(no_directory.error().code == Errc::Sys);
+    CHECK(no_directory.error().sys_errno == ENOENT);
+
     auto first = vs::VsockDevice::create(io, { 3, path });
     REQUIRE(first);
     auto second = vs::VsockDevice::create(io, { 4, path });
