@@ -26,6 +26,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
@@ -143,6 +144,8 @@ public:
     void make_available(uint16_t head)
     {
         check(m_memory.write_obj(GuestPhysAddr { m_available_ring.raw() + 4 + 2ULL * (m_avail_idx % m_size) }, head));
+        // A driver's write barrier (section 2.7.13): the entry before the index that publishes it.
+        std::atomic_thread_fence(std::memory_order_release);
         set_avail_idx(static_cast<uint16_t>(m_avail_idx + 1));
     }
     void set_avail_idx(uint16_t index)

@@ -65,8 +65,9 @@ Result<Virtqueue> Virtqueue::create(GuestMemory& memory, QueueConfig const& conf
 
 Failure Virtqueue::mark_broken(std::string_view why)
 {
+    // Guest-triggerable: debug only; the transport counts NEEDS_RESET and warns once.
     if (!m_broken)
-        log::warn("virtqueue: driver broke the ring protocol: {}", why);
+        log::debug("virtqueue: driver broke the ring protocol: {}", why);
     m_broken = true;
     return fail(Errc::Corrupt, why);
 }
@@ -80,7 +81,7 @@ Result<uint16_t> Virtqueue::available_index()
 
 void Virtqueue::publish_avail_event()
 {
-    if (!m_config.event_idx)
+    if (!m_config.event_idx || !enabled())
         return;
     auto field = ring_field(*m_memory, m_config.used_ring, ring::used_avail_event_offset(m_config.size), 2);
     if (field)
@@ -98,6 +99,8 @@ Result<std::optional<DescriptorChain>> Virtqueue::pop()
 {
     if (m_broken)
         return fail(Errc::Corrupt, "virtqueue: queue is broken until reset");
+    if (!enabled())
+        return std::optional<DescriptorChain> {};
     uint16_t available = TRY(available_index());
     if (available == m_next_available) {
         // Empty: ask for a notification, then look once more so that a buffer the driver
@@ -144,6 +147,8 @@ bool Virtqueue::needs_notification()
     // The used idx store must be globally visible before we read the driver's suppression
     // fields, or both sides could decide the other will act (section 2.7.10).
     std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (!enabled())
+        return false;
     if (!m_config.event_idx) {
         auto flags = ring_field(*m_memory, m_config.available_ring, ring::AVAIL_FLAGS, 2);
         if (!flags)

@@ -65,6 +65,11 @@ public:
     // Errc::InvalidArgument when the rings do not lie inside guest RAM or are misaligned
     // (virtio 1.2 section 2.7: 16/2/4-byte alignment) or the size is not a power of two.
     [[nodiscard]] static Result<Virtqueue> create(GuestMemory& memory, QueueConfig const& config);
+    // A queue the driver did not enable (size 0): pop() finds nothing, push_used() fails with
+    // InvalidArgument, needs_notification() is false. Transports put these in
+    // ActivateContext::queues so that the vector always has one entry per declared queue.
+    [[nodiscard]] static Virtqueue disabled(GuestMemory& memory) { return Virtqueue { memory, QueueConfig {} }; }
+    [[nodiscard]] bool enabled() const { return m_config.size != 0; }
 
     // The next available chain, or nullopt when the driver has made none available.
     // Errc::Corrupt for a malformed chain or an available index more than `size` ahead.

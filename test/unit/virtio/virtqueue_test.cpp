@@ -295,3 +295,15 @@ TEST_CASE("virtqueue available and used indices wrap at 65536", "[unit][virtio]"
     CHECK(driver.used_idx() == 3);
     CHECK(queue.next_available() == 3);
 }
+
+TEST_CASE("a disabled virtqueue has nothing and accepts nothing", "[unit][virtio]")
+{
+    test::VecGuestMemory memory { RAM };
+    auto queue = Virtqueue::disabled(memory);
+    CHECK_FALSE(queue.enabled());
+    auto chain = queue.pop();
+    REQUIRE(chain.has_value());
+    CHECK_FALSE(chain->has_value());
+    CHECK(queue.push_used(0, 0).error().code == Errc::InvalidArgument);
+    CHECK_FALSE(queue.needs_notification());
+}
