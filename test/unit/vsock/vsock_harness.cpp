@@ -40,7 +40,7 @@ Harness::Harness(vs::VsockLimits limits, uint32_t rx_buffer_size, size_t rx_buff
     , m_rx_buffer_size(rx_buffer_size)
     , m_rx_count(rx_buffers)
 {
-    auto device = vs::VsockDevice::create(m_io, { GUEST_CID, m_socket_path, limits });
+    auto device = vs::VsockDevice::create(m_io, vs::VsockDeviceConfig { GUEST_CID, m_socket_path, limits });
     if (!device)
         FAIL("VsockDevice::create: " << to_string(device.error()));
     m_device = std::move(*device);
