@@ -26,14 +26,13 @@ Result<std::unique_ptr<event::FdWatch>> Vmm::watch_exit(event::EventLoop& loop, 
     });
 }
 
-int Vmm::run(int signal_fd)
+int Vmm::run(event::EventLoop& loop, int signal_fd)
 {
     if (auto started = start(); !started) {
         log::error("cannot start the VM: {}", to_string(started.error()));
         stop_all();
         return exit_status::HostError;
     }
-    event::EventLoop loop;
     auto signals = loop.watch_signals(signal_fd, [this](int signal_number) {
         log::info("signal {} received: stopping the VM", signal_number);
         m_exit->request(exit_status::Signalled);
