@@ -135,7 +135,7 @@ int run_monarch_vmm(int argc, char const* const* argv)
     if (options->api_socket)
         return run_with_api(*options->api_socket, std::move(*config), signal_fd->get(), host_total);
     event::EventLoop loop; // before the VM: it outlives everything the VM registers on it
-    auto vmm = machine::VmBuilder(*config).build();
+    auto vmm = machine::VmBuilder(*config, loop).build();
     if (!vmm)
         return report(describe_build_error(vmm.error(), *config, host_total));
     return (*vmm)->run(loop, signal_fd->get());
