@@ -26,6 +26,7 @@ public:
     [[nodiscard]] BuildResult<std::unique_ptr<Vmm>> build() &&;
 
 private:
+    [[nodiscard]] BuildResult<void> refuse_unattached_devices();
     [[nodiscard]] BuildResult<void> create_memory();
     [[nodiscard]] BuildResult<void> read_images();
     [[nodiscard]] BuildResult<void> write_firmware_tables();

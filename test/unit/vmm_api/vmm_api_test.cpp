@@ -295,3 +295,15 @@ TEST_CASE("vmm api: run as cloud-hypervisor, --version prints the CH API level l
     auto plain = run_vmm({ "--version" });
     CHECK(plain.output.starts_with("monarch-vmm "));
 }
+
+TEST_CASE("vmm api: a VM with virtio devices is refused at boot while they cannot be attached", "[unit][vmm_api]")
+{
+    ApiVmm vmm;
+    auto body = R"({"memory":{"size":67108864},"payload":{"kernel":")" + minimal_kernel()
+        + R"("},"disks":[{"path":"/nonexistent.img"}]})";
+    REQUIRE(vmm.call("PUT", "vm.create", body).status == 204);
+    auto boot = vmm.call("PUT", "vm.boot");
+    CHECK(boot.status == 500);
+    CHECK(boot.json()["error"].get<std::string>().find("virtio devices") != std::string::npos);
+    CHECK(vmm.call("GET", "vm.info").json()["state"] == "Created");
+}
