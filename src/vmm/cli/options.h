@@ -28,6 +28,8 @@ struct Options {
     std::optional<std::string> kernel;   // none: the built-in test guest
     std::optional<std::string> initrd;
     std::optional<std::string> cmdline;  // none: the default for the kernel kind
+    // --api-socket PATH | path=PATH | fd=N: serve the REST API there (checked by main_logic).
+    std::optional<std::string> api_socket;
     uint64_t memory { DEFAULT_MEMORY };  // bytes
     uint32_t cpus { 1 };
     std::string serial { "stdio" };      // checked by the serial back end's parser
