@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -42,6 +43,17 @@ void share_with_group(DaemonOptions const& options)
     (void)::chown(options.socket.c_str(), 0, entry->gr_gid);
 }
 
+// Each VM costs monarchd about five descriptors (pidfd, API connection, the client's event
+// loop): the usual soft limit of 1024 would cap it near 200 VMs, so take the hard limit.
+void raise_fd_limit()
+{
+    rlimit limit {};
+    if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+        limit.rlim_cur = limit.rlim_max;
+        (void)::setrlimit(RLIMIT_NOFILE, &limit);
+    }
+}
+
 } // namespace
 
 int main(int argc, char** argv)
@@ -52,6 +64,7 @@ int main(int argc, char** argv)
         return options.error().status;
     }
     ensure_standard_fds();
+    raise_fd_limit();
     ::signal(SIGPIPE, SIG_IGN);
     ::umask(0027);
     log::set_prefix("monarchd");

@@ -126,7 +126,7 @@ TEST_CASE("a missing socket is refused at connect with the errno", "[unit][http_
     std::filesystem::remove_all(dir);
 }
 
-TEST_CASE("an answer that is not HTTP is an error, not a crash", "[unit][http_client]")
+TEST_CASE("an answer that is not HTTP is an error and not a crash", "[unit][http_client]")
 {
     auto const dir = test::make_temp_dir();
     RawServer garbage(dir + "/garbage.sock", std::string("SSH-2.0-OpenSSH\r\n\r\n"));

@@ -16,7 +16,7 @@ TEST_CASE("root and the daemon's own user are admitted", "[unit][supervisor]")
     CHECK_FALSE(authorizer.authorize(static_cast<uid_t>(-1)).allowed);
 }
 
-TEST_CASE("a user outside the group is refused, a member admitted", "[unit][supervisor]")
+TEST_CASE("a user outside the group is refused and a member admitted", "[unit][supervisor]")
 {
     passwd const* nobody = ::getpwnam("nobody");
     if (!nobody)

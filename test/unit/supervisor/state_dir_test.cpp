@@ -49,7 +49,7 @@ TEST_CASE("a failed write leaves the old file in place", "[unit][supervisor]")
     CHECK(read_text_file(file) == std::string("old"));
 }
 
-TEST_CASE("the state directory lists, creates and removes VM directories", "[unit][supervisor]")
+TEST_CASE("the state directory lists and creates and removes VM directories", "[unit][supervisor]")
 {
     TempDir dir;
     auto state = StateDir::open(dir.path + "/nested/state/");

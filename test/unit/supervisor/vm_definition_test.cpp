@@ -26,7 +26,7 @@ TEST_CASE("a full definition is accepted and round-trips through JSON", "[unit][
     CHECK(to_json(*again) == to_json(*definition));
 }
 
-TEST_CASE("unknown, mistyped and out-of-range fields are refused with their name", "[unit][supervisor]")
+TEST_CASE("unknown and mistyped and out-of-range fields are refused with their name", "[unit][supervisor]")
 {
     struct Case {
         char const* text;

@@ -39,7 +39,7 @@ bool wait_exit(int pidfd, int timeout_ms)
 
 } // namespace
 
-TEST_CASE("spawn_vmm passes a listening socket as fd 3, stdio to the log, nothing else", "[unit][supervisor]")
+TEST_CASE("spawn_vmm passes a listening socket as fd 3 and stdio to the log and nothing else", "[unit][supervisor]")
 {
     TempDir dir;
     std::string const script = dir.path + "/fake-vmm";
@@ -93,7 +93,7 @@ TEST_CASE("a missing binary is an error and leaves no socket", "[unit][superviso
     CHECK_FALSE(fs::exists(request.api_socket_path));
 }
 
-TEST_CASE("a process is identified by pid and start time, never by pid alone", "[unit][supervisor]")
+TEST_CASE("a process is identified by pid and start time and never by pid alone", "[unit][supervisor]")
 {
     auto const self_start = process_start_time(::getpid());
     REQUIRE(self_start);
@@ -105,7 +105,7 @@ TEST_CASE("a process is identified by pid and start time, never by pid alone", "
     CHECK_FALSE(open_process({ 0, 0 }));
 }
 
-TEST_CASE("a killed child's signal is reaped through its pidfd; a zombie is not alive", "[unit][supervisor]")
+TEST_CASE("a killed child's signal is reaped through its pidfd and a zombie is not alive", "[unit][supervisor]")
 {
     TempDir dir;
     std::string const script = dir.path + "/sleeper";
