@@ -125,17 +125,35 @@ void print_vm_line(Settings const& settings, json const& vm, std::string_view ve
             vm.value("state", std::string("?")).c_str(), vm.contains("pid") && vm["pid"].is_number() ? std::to_string(vm["pid"].get<int>()).c_str() : "-");
 }
 
+CtlResult<void> create(DaemonClient& client, Settings const& settings)
+{
+    auto body = TRY_CTL(create_body(settings.create));
+    auto answer = TRY_CTL(client.call(Method::Post, "/api/v1/vms", body.dump()));
+    print_vm_line(settings, answer.body, "created");
+    return {};
+}
+
+CtlResult<void> console(DaemonClient& client, std::string const& name)
+{
+    auto answer = TRY_CTL(client.call(Method::Get, vm_target(name)));
+    auto const& pty = answer.body.is_object() ? answer.body["console"] : json();
+    if (!pty.is_string())
+        return std::unexpected(CtlError { exit_status::Refused, name + " has no serial console now (state " + answer.body.value("state", std::string("?")) + ")" });
+    std::fprintf(stderr, "Connected to %s (%s). Escape character is ^]\n", name.c_str(), pty.get<std::string>().c_str());
+    std::string error;
+    if (!attach_console(pty.get<std::string>(), error))
+        return std::unexpected(CtlError { exit_status::Failure, error });
+    std::fprintf(stderr, "\r\nDetached from %s.\n", name.c_str());
+    return {};
+}
+
 CtlResult<void> run_command(std::string const& command, Settings const& settings)
 {
     DaemonClient client(settings.socket);
     auto const& name = settings.name;
     auto const stop_limit = std::chrono::milliseconds(static_cast<int64_t>(settings.timeout * 2000)) + 10s;
     if (command == "create") {
-        auto body = create_body(settings.create);
-        if (!body)
-            return std::unexpected(body.error());
-        auto answer = TRY_CTL(client.call(Method::Post, "/api/v1/vms", body->dump()));
-        print_vm_line(settings, answer.body, "created");
+        TRY_CTL(create(client, settings));
     } else if (command == "start" || command == "pause" || command == "resume" || command == "reboot") {
         auto answer = TRY_CTL(client.call(Method::Put, vm_target(name, command)));
         print_vm_line(settings, answer.body, command == "start" ? "started" : command == "pause" ? "paused" : command == "resume" ? "resumed" : "rebooted");
@@ -164,15 +182,7 @@ CtlResult<void> run_command(std::string const& command, Settings const& settings
         std::string const text = answer.body.is_string() ? answer.body.get<std::string>() : std::string();
         std::fputs(settings.json_output ? (json({ { "name", name }, { "log", text } }).dump(2) + "\n").c_str() : text.c_str(), stdout);
     } else if (command == "console") {
-        auto answer = TRY_CTL(client.call(Method::Get, vm_target(name)));
-        auto const& console = answer.body.is_object() ? answer.body["console"] : json();
-        if (!console.is_string())
-            return std::unexpected(CtlError { exit_status::Refused, name + " has no serial console now (state " + answer.body.value("state", std::string("?")) + ")" });
-        std::fprintf(stderr, "Connected to %s (%s). Escape character is ^]\n", name.c_str(), console.get<std::string>().c_str());
-        std::string error;
-        if (!attach_console(console.get<std::string>(), error))
-            return std::unexpected(CtlError { exit_status::Failure, error });
-        std::fprintf(stderr, "\r\nDetached from %s.\n", name.c_str());
+        TRY_CTL(console(client, name));
     }
     std::fflush(stdout);
     return {};

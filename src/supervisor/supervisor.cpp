@@ -58,9 +58,9 @@ Supervisor::Vm* Supervisor::find(std::string const& name)
     return it == m_vms.end() ? nullptr : it->second.get();
 }
 
-ApiResult<Supervisor::Vm*> Supervisor::find_or_404(std::string const& name)
+ApiResult<Supervisor::Vm*> Supervisor::find_or_404(std::string const& name, bool deleting)
 {
-    if (Vm* vm = find(name); vm && !vm->deleting)
+    if (Vm* vm = find(name); vm && (deleting || !vm->deleting))
         return vm;
     return std::unexpected(ApiError { 404, "no VM named '" + name + "'" });
 }
@@ -69,7 +69,7 @@ json Supervisor::describe(Vm const& vm) const
 {
     json object = {
         { "name", vm.definition.name },
-        { "state", to_string(vm.state) },
+        { "state", vm.deleting ? std::string_view("deleting") : to_string(vm.state) },
         { "desired", to_string(vm.desired) },
         { "cpus", vm.definition.cpus },
         { "memory", vm.definition.memory },
@@ -102,7 +102,7 @@ void Supervisor::persist(Vm& vm)
         return;
     json state = {
         { "desired", to_string(vm.desired) },
-        { "state", to_string(vm.state) },
+        { "state", vm.deleting ? std::string_view("deleting") : to_string(vm.state) },
         { "started_at", vm.started_at },
         { "restarts", vm.restarts },
         { "last_exit", vm.last_exit },
@@ -143,16 +143,14 @@ void Supervisor::refresh(Vm& vm)
 json Supervisor::list()
 {
     json vms = json::array();
-    for (auto& [name, vm] : m_vms) {
-        if (!vm->deleting)
-            vms.push_back(describe(*vm));
-    }
+    for (auto& [name, vm] : m_vms)
+        vms.push_back(describe(*vm));
     return { { "vms", std::move(vms) } };
 }
 
 ApiResult<json> Supervisor::info(std::string const& name)
 {
-    Vm* vm = TRY_API(find_or_404(name));
+    Vm* vm = TRY_API(find_or_404(name, true));
     refresh(*vm);
     return describe(*vm);
 }

@@ -90,7 +90,8 @@ public:
 
 private:
     Vm* find(std::string const& name);
-    [[nodiscard]] ApiResult<Vm*> find_or_404(std::string const& name);
+    // A VM being deleted is found only with `deleting` (GET shows it until it is gone).
+    [[nodiscard]] ApiResult<Vm*> find_or_404(std::string const& name, bool deleting = false);
     nlohmann::json describe(Vm const&) const;
     void set_state(Vm&, VmState);
     void persist(Vm&);

@@ -120,6 +120,12 @@ TEST_CASE("start without KVM reports the VMM's own error and leaves the VMM in C
     CHECK(vm["state"] == "created");
     CHECK(pid_of(vm) == pid);
     CHECK(process_alive(pid));
+    // The VMM's stderr went to its log, which monarchctl logs shows.
+    auto const logs = daemon.ctl({ "logs", "nokvm" });
+    CHECK(exit_code(logs) == 0);
+    CHECK(logs.output.find("vm.boot") != std::string::npos);
+    // Not booted: no serial pty yet, so console is refused.
+    CHECK(exit_code(daemon.ctl({ "console", "nokvm" })) == EXIT_REFUSED);
 }
 
 TEST_CASE("refused transitions and unknown VMs and bad definitions have their own exit statuses", "[unit][monarchd]")
