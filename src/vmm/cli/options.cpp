@@ -34,8 +34,9 @@ Examples:
   monarch-vmm --api-socket /run/vm1.sock        wait for vm.create and vm.boot on the API)";
 
 struct RawOptions {
-    std::string kernel, initrd, cmdline, memory, cpus, serial { "stdio" }, log_level { "warn" }, api_socket;
+    std::string api_socket;
     bool api_socket_given { false }; // an empty value is an error, not "no API"
+    std::string kernel, initrd, cmdline, memory, cpus, serial { "stdio" }, log_level { "warn" };
 };
 
 void add_options(CLI::App& app, RawOptions& raw)
@@ -99,12 +100,12 @@ std::expected<Options, CliExit> convert(RawOptions const& raw)
         options.cpus = *cpus;
     }
     options.serial = raw.serial;
+    if (raw.api_socket_given)
+        options.api_socket = raw.api_socket;
     auto level = log::parse_level(raw.log_level);
     if (!level || *level == log::Level::Off)
         return usage(fmt::format("--log-level: '{}' is not one of error, warn, info, debug, trace", raw.log_level));
     options.log_level = *level;
-    if (raw.api_socket_given)
-        options.api_socket = raw.api_socket;
     if (options.initrd && !options.kernel)
         return usage("--initrd needs --kernel (the built-in test guest takes no initrd)");
     return options;

@@ -27,12 +27,12 @@ struct Options {
     std::optional<std::string> kernel;   // none: the built-in test guest
     std::optional<std::string> initrd;
     std::optional<std::string> cmdline;  // none: the default for the kernel kind
+    // --api-socket PATH | path=PATH | fd=N: serve the REST API there (checked by main_logic).
+    std::optional<std::string> api_socket;
     uint64_t memory { DEFAULT_MEMORY };  // bytes
     uint32_t cpus { 1 };
     std::string serial { "stdio" };      // checked by the serial back end's parser
     log::Level log_level { log::Level::Warn };
-    // --api-socket PATH | path=PATH | fd=N: serve the REST API there (checked by main_logic).
-    std::optional<std::string> api_socket;
 };
 
 // How the program ends without running a VM: help or version (status 0, text for stdout), or

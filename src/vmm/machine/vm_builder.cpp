@@ -14,8 +14,9 @@
 
 namespace monarch::vmm::machine {
 
-VmBuilder::VmBuilder(VmConfig config)
+VmBuilder::VmBuilder(VmConfig config, event::EventLoop& loop)
     : m_config(std::move(config))
+    , m_loop(loop)
 {
     m_topology.vcpu_count = m_config.cpus;
 }
