@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Finding the CPUs and the power-off register: ACPI (RSDP -> XSDT or RSDT -> MADT, FADT and the
  * DSDT's \_S5 package; ACPI 6.4 sections 5.2.5-5.2.12), or the MP table (Intel MP spec 1.4,
- * chapter 4) when there is no RSDP. Every table is checksummed and bounds-checked first. */
-#include "kernel.h"
+ * chapter 4) when there is no RSDP. Every table is checksummed and bounds-checked first. For
+ * the virtio drivers: the MCFG's ECAM window and the DSDT's virtio-mmio devices. */
+#include "virtio.h"
 
 struct platform platform;
+struct firmware_devices firmware_devices;
 
 struct sdt_header {
     char signature[4];
@@ -100,6 +102,51 @@ static void find_s5(struct sdt_header const *dsdt)
     }
 }
 
+/* MCFG (PCI Firmware 3.2, 4.1.2): 8 reserved bytes, then 16-byte allocations; segment 0's. */
+static void parse_mcfg(struct sdt_header const *mcfg)
+{
+    uint8_t const *b = (uint8_t const *)mcfg;
+    for (uint32_t at = sizeof(*mcfg) + 8; at + 16 <= mcfg->length; at += 16) {
+        uint64_t base;
+        uint16_t segment;
+        memcpy(&base, b + at, 8);
+        memcpy(&segment, b + at + 8, 2);
+        if (segment != 0 || b[at + 11] < b[at + 10] || (base & 0xfffff))
+            continue;
+        firmware_devices.ecam_base = base + ((uint64_t)b[at + 10] << 20);
+        firmware_devices.ecam_bus_start = b[at + 10];
+        firmware_devices.ecam_bus_end = b[at + 11];
+        kprintf("testos: ACPI MCFG: ECAM at %lx, buses %u-%u\n", firmware_devices.ecam_base,
+            firmware_devices.ecam_bus_start, firmware_devices.ecam_bus_end);
+        return;
+    }
+}
+
+/* virtio-mmio devices in the DSDT, as QEMU's microvm describes them (Linux's
+ * drivers/virtio/virtio_mmio.c matches _HID "LNRO0005"): after each such _HID string, the first
+ * Memory32Fixed descriptor (ACPI 6.4, 6.4.3.4: 0x86, length 9, then read/write, base, size)
+ * before the next one is the register block. A pattern scan rather than an AML interpreter:
+ * the base is probed for the virtio magic before use. */
+static void find_virtio_mmio(struct sdt_header const *dsdt)
+{
+    uint8_t const *start = (uint8_t const *)dsdt + sizeof(*dsdt);
+    uint8_t const *end = (uint8_t const *)dsdt + dsdt->length;
+    bool in_device = false;
+    for (uint8_t const *p = start; p + 12 <= end; p++) {
+        if (memcmp(p, "LNRO0005", 8) == 0) {
+            in_device = true;
+            p += 7;
+        } else if (in_device && p[0] == 0x86 && p[1] == 0x09 && p[2] == 0x00) {
+            uint32_t base, size;
+            memcpy(&base, p + 4, 4);
+            memcpy(&size, p + 8, 4);
+            in_device = false;
+            if (size >= 0x200 && firmware_devices.mmio_count < MAX_MMIO_TRANSPORTS)
+                firmware_devices.mmio_base[firmware_devices.mmio_count++] = base;
+        }
+    }
+}
+
 static void parse_fadt(struct sdt_header const *fadt)
 {
     uint8_t const *b = (uint8_t const *)fadt;
@@ -127,8 +174,10 @@ static void parse_fadt(struct sdt_header const *fadt)
         }
     }
     struct sdt_header const *d = table_at(dsdt, "DSDT");
-    if (d)
+    if (d) {
         find_s5(d);
+        find_virtio_mmio(d);
+    }
 }
 
 static uint64_t find_rsdp_in_bios(void)
@@ -173,6 +222,8 @@ static bool parse_acpi(uint64_t rsdp_paddr)
             parse_madt(t);
         else if ((t = table_at(paddr, "FACP")))
             parse_fadt(t);
+        else if ((t = table_at(paddr, "MCFG")))
+            parse_mcfg(t);
     }
     return platform.cpu_count > 0;
 }

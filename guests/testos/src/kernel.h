@@ -113,6 +113,7 @@ void platform_discover(void);
 void paging_init(void);
 uint64_t paging_new_user_space(uint64_t *stack_top, bool map_mmio_bench, uint64_t *mmio_va);
 bool paging_user_range_ok(uint64_t cr3, uint64_t va, uint64_t length);
+bool paging_map_user(uint64_t cr3, uint64_t va, uint64_t pa, uint64_t size, bool uncached);
 uint64_t kernel_cr3(void);
 void *page_alloc(void);
 
@@ -155,6 +156,10 @@ struct frame *trap_entry(struct frame *f);
 /* main.c */
 void system_exit(int status) __attribute__((noreturn));
 void watchdog_check(void);
+bool option_value(char const *key, char *out, size_t out_size); /* a testos.*= word's value */
+
+/* virtio_run.c: testos.run=virtio-* (the drivers' own declarations are in virtio.h). */
+void virtio_workload(char const *run);
 
 /* user/: ring-3 entry points (in the user section, mapped with the U bit). */
 #include "user/user.h"

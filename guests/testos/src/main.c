@@ -35,7 +35,7 @@ void system_exit(int status)
 }
 
 /* Copies the value of `key` (e.g. "testos.run=") into out; false if absent. */
-static bool option_value(char const *key, char *out, size_t out_size)
+bool option_value(char const *key, char *out, size_t out_size)
 {
     size_t key_length = strlen(key);
     char const *p = boot_info.cmdline;
@@ -160,6 +160,8 @@ static void start_workload(void)
         main_task = must(task_create("selftest", 0, user_selftest, (uint64_t)(uintptr_t)&options, 0, false));
     } else if (is_run("user-fault")) {
         main_task = must(task_create("user-fault", 0, user_fault, (uint64_t)(uintptr_t)&options, 0, false));
+    } else if (memcmp(options.run, "virtio-", 7) == 0) {
+        virtio_workload(options.run); /* ends the guest, or starts the benchmark's task */
     } else {
         run_failure_workload();
     }

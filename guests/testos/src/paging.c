@@ -2,7 +2,8 @@
 /* 4-level paging (SDM vol. 3, 4.5). The kernel's identity map (boot.S) is shared by every task
  * through PML4 slot 0; the first 4 MiB are re-mapped with 4 KiB pages so that the ring-3 code and
  * the task table can carry the U bit alone. Each task gets its own PML4 whose slot 1 (virtual
- * 512 GiB) holds its private pages: a stack and, for mmio-bench, the uncached benchmark page. */
+ * 512 GiB) holds its private pages: a stack and, for mmio-bench, the uncached benchmark page;
+ * paging_map_user adds more there (the virtio-blk benchmark's rings, buffers and registers). */
 #include "kernel.h"
 
 #define PTE_P 0x1ull
@@ -110,6 +111,34 @@ bool paging_user_range_ok(uint64_t cr3, uint64_t va, uint64_t length)
                 break;
             table = (uint64_t const *)(uintptr_t)(entry & PTE_ADDR);
         }
+    }
+    return true;
+}
+
+/* Maps [pa, pa+size) at va (4 KiB pages, read-write, user) into the address space cr3, inside
+ * the first GiB of its private slot 1; uncached for device registers. The page tables come from
+ * the pool; false when it is exhausted or the range is outside that GiB or taken already. */
+bool paging_map_user(uint64_t cr3, uint64_t va, uint64_t pa, uint64_t size, bool uncached)
+{
+    if (((va | pa | size) & (PAGE_SIZE - 1)) || va < USER_BASE || size > (1ull << 30) || va - USER_BASE > (1ull << 30) - size)
+        return false;
+    uint64_t *pml4 = (uint64_t *)(uintptr_t)(cr3 & PTE_ADDR);
+    uint64_t *pdpt = (uint64_t *)(uintptr_t)(pml4[1] & PTE_ADDR);
+    uint64_t *pd = (uint64_t *)(uintptr_t)(pdpt[0] & PTE_ADDR);
+    for (uint64_t offset = 0; offset < size; offset += PAGE_SIZE) {
+        uint64_t page = va - USER_BASE + offset;
+        uint64_t *pde = &pd[page >> 21];
+        if (!(*pde & PTE_P)) {
+            uint64_t *pt = page_alloc();
+            if (!pt)
+                return false;
+            *pde = (uint64_t)(uintptr_t)pt | PTE_P | PTE_W | PTE_U;
+        }
+        uint64_t *pt = (uint64_t *)(uintptr_t)(*pde & PTE_ADDR);
+        uint64_t *pte = &pt[(page >> 12) & 511];
+        if (*pte & PTE_P)
+            return false;
+        *pte = (pa + offset) | PTE_P | PTE_W | PTE_U | (uncached ? PTE_PCD | PTE_PWT : 0);
     }
     return true;
 }

@@ -37,6 +37,7 @@ struct RawOptions {
     std::string api_socket;
     bool api_socket_given { false }; // an empty value is an error, not "no API"
     std::string kernel, initrd, cmdline, memory, cpus, serial { "stdio" }, log_level { "warn" };
+    RawDeviceOptions devices;
 };
 
 void add_options(CLI::App& app, RawOptions& raw)
@@ -53,6 +54,7 @@ void add_options(CLI::App& app, RawOptions& raw)
         ->type_name("N");
     app.add_option("--serial", raw.serial, "COM1 back end: stdio|file:PATH|pty|socket:PATH|off (default stdio)")
         ->type_name("SPEC");
+    add_device_options(app, raw.devices);
     app.add_option("--log-level", raw.log_level, "error|warn|info|debug|trace (default warn)")->type_name("LEVEL");
     app.add_option("--api-socket", raw.api_socket,
            "Serve the REST API (Cloud Hypervisor compatible) on a Unix socket: PATH, path=PATH, or fd=N "
@@ -106,6 +108,10 @@ std::expected<Options, CliExit> convert(RawOptions const& raw)
     if (!level || *level == log::Level::Off)
         return usage(fmt::format("--log-level: '{}' is not one of error, warn, info, debug, trace", raw.log_level));
     options.log_level = *level;
+    auto devices = convert_device_options(raw.devices);
+    if (!devices)
+        return usage(devices.error());
+    options.devices = std::move(*devices);
     if (options.initrd && !options.kernel)
         return usage("--initrd needs --kernel (the built-in test guest takes no initrd)");
     return options;

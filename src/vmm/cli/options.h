@@ -6,6 +6,7 @@
 
 #include "common/log.h"
 #include "common/result.h"
+#include "vmm/cli/device_options.h"
 
 #include <cstdint>
 #include <expected>
@@ -33,6 +34,7 @@ struct Options {
     uint32_t cpus { 1 };
     std::string serial { "stdio" };      // checked by the serial back end's parser
     log::Level log_level { log::Level::Warn };
+    DeviceOptions devices;               // --disk, --net, --vsock, --rng, --console
 };
 
 // How the program ends without running a VM: help or version (status 0, text for stdout), or

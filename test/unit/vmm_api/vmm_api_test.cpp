@@ -246,7 +246,7 @@ TEST_CASE("vmm api: libvirt's create and info on one keep-alive connection", "[u
 
 TEST_CASE("vmm api: bad --api-socket values are usage errors with one line", "[unit][vmm_api]")
 {
-    for (std::string value : { "fd=abc", "fd=", "", "path=", "fd=-3", "fd=0", "fd=987" }) {
+    for (std::string value : { "fd=abc", "fd=", "", "path=", "fd=-3", "fd=0", "fd=2", "fd=987" }) {
         INFO("--api-socket '" << value << "'");
         auto result = run_vmm({ "--api-socket", value }, 10s);
         INFO(describe(result));

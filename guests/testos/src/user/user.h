@@ -22,6 +22,7 @@ void user_mmio_bench(uint64_t n, uint64_t va, uint64_t);
 void user_exit(uint64_t status, uint64_t, uint64_t);
 void user_selftest(uint64_t kernel_address, uint64_t, uint64_t slot);
 void user_fault(uint64_t kernel_address, uint64_t, uint64_t);
+void user_blk_bench(uint64_t setup_va, uint64_t, uint64_t); /* setup_va: struct blk_bench_setup (virtio_ring.h) */
 
 extern struct testos_task_table testos_task_table;
 
