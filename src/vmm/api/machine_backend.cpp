@@ -71,8 +71,10 @@ void MachineBackend::power_button()
 BackendDetails MachineBackend::details() const
 {
     BackendDetails details;
-    if (m_vmm)
+    if (m_vmm) {
         details.serial_pty = m_vmm->serial_pty_path();
+        details.console_pty = m_vmm->console_pty_path();
+    }
     details.memory_actual_size = m_memory;
     return details;
 }

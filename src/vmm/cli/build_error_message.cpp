@@ -56,6 +56,20 @@ CliExit load_error(VmConfig const& config, Error const& error)
     }
 }
 
+// A device's back end: a missing or unreadable image is missing input; a socket path in use is
+// an output we cannot create; anything else is a value the host cannot honour.
+CliExit device_error(std::string const& subject, Error const& error)
+{
+    std::string text = fmt::format("{}: {}", subject, error.code == Errc::Sys ? fmt::format("{}: {}", error.context, reason(error)) : reason(error));
+    if (error.code == Errc::NotFound)
+        return make(exit_status::NoInput, std::move(text));
+    if (error.code == Errc::Sys && (error.sys_errno == ENOENT || error.sys_errno == EACCES || error.sys_errno == EISDIR || error.sys_errno == EROFS))
+        return make(exit_status::NoInput, std::move(text));
+    if (error.code == Errc::Sys && (error.sys_errno == EADDRINUSE || error.sys_errno == EEXIST))
+        return make(exit_status::CannotCreate, std::move(text));
+    return make(exit_status::Config, std::move(text));
+}
+
 CliExit kvm_error(Error const& error)
 {
     if (error.code == Errc::Sys && (error.sys_errno == EACCES || error.sys_errno == EPERM))
@@ -108,6 +122,8 @@ CliExit describe_build_error(BuildError const& failure, VmConfig const& config, 
         return make(exit_status::Config, fmt::format("--cpus {} is more than this host's KVM supports ({})", config.cpus, failure.limit));
     case BuildStep::Serial:
         return make(exit_status::CannotCreate, fmt::format("--serial {}: {}", config.serial, to_string(error)));
+    case BuildStep::VirtioDevices:
+        return device_error(failure.subject, error);
     case BuildStep::Devices:
         if (error.code == Errc::Unsupported)
             return make(exit_status::Config, std::string(error.context));

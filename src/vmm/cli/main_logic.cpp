@@ -4,6 +4,7 @@
 #include "common/log.h"
 #include "vmm/cli/api_mode.h"
 #include "vmm/cli/build_error_message.h"
+#include "vmm/cli/device_options.h"
 #include "vmm/cli/options.h"
 #include "vmm/arch/topology.h"
 #include "vmm/event/event_loop.h"
@@ -70,6 +71,11 @@ std::expected<machine::VmConfig, CliExit> resolve(Options const& options)
     config.memory = options.memory;
     config.cpus = options.cpus;
     config.serial = options.serial;
+    apply_device_options(options.devices, config);
+    // One terminal cannot carry two consoles: both would read the same keystrokes.
+    if (config.serial == "stdio" && config.console.mode == "stdio")
+        return std::unexpected(CliExit { exit_status::Usage,
+            "--console stdio and --serial stdio cannot share the terminal; give one of them pty, file=PATH, socket=PATH or off" });
     return config;
 }
 

@@ -3,6 +3,7 @@
 // lets the CLI choose the exit status and name the input (path, size, count) in its message.
 #pragma once
 
+#include <string>
 #include "common/result.h"
 
 #include <cstdint>
@@ -22,7 +23,8 @@ enum class BuildStep {
     CpuCount,       // more vCPUs than this host's KVM supports
     CreateVm,       // VM fd, memory slots, irqchip, PIT
     CreateVcpus,    // vCPU fds, CPUID, MSRs, registers, LAPIC
-    Devices,        // bus registration
+    VirtioDevices,  // a virtio device's back end (disk image, tap, vsock socket, console)
+    Devices,        // bus registration, PCI, ioeventfd/irqfd wiring
     Serial,         // creating the serial back end (file, pty, socket)
     Start,          // signal handling, threads
 };
@@ -31,6 +33,7 @@ struct BuildError {
     BuildStep step;
     Error error;
     uint64_t limit { 0 }; // the limit that was exceeded, where there is one (CpuCount: KVM's maximum)
+    std::string subject {}; // VirtioDevices: the option that asked for the device ("--disk path=...")
 };
 
 template<typename T>

@@ -7,9 +7,11 @@
 #include "common/log.h"
 #include "vmm/acpi/firmware_tables.h"
 #include "vmm/arch/arch.h"
+#include "vmm/devices/pci/pci_firmware.h"
 #include "vmm/machine/irq_routing.h"
 #include "vmm/memory/memory_size.h"
 
+#include <algorithm>
 #include <sys/stat.h>
 
 namespace monarch::vmm::machine {
@@ -25,31 +27,19 @@ BuildResult<std::unique_ptr<Vmm>> VmBuilder::build() &&
 {
     m_vmm.reset(new Vmm());
     m_serial_spec = TRY_STEP(BuildStep::SerialSpec, parse_serial_spec(m_config.serial));
-    TRY_BUILD(refuse_unattached_devices());
     TRY_BUILD(create_memory());
     TRY_BUILD(read_images());
     TRY_BUILD(write_firmware_tables());
     TRY_BUILD(load_kernel());
+    TRY_BUILD(open_device_backends());
     // Only now, with every input checked and loaded, is /dev/kvm opened.
     TRY_BUILD(open_kvm());
     TRY_BUILD(create_vm());
     TRY_BUILD(create_vcpus());
     TRY_BUILD(attach_devices());
+    TRY_BUILD(attach_pci_devices());
     TRY_BUILD(attach_serial());
     return std::move(m_vmm);
-}
-
-// VmConfig may name virtio devices (the API's vm.create reads them), but this recipe does not
-// attach them yet (VirtioWiring::create is not called here): refuse instead of booting without
-// them. FIXME: replace this step by the virtio wiring step.
-BuildResult<void> VmBuilder::refuse_unattached_devices()
-{
-    bool const wanted = !m_config.disks.empty() || !m_config.nets.empty() || m_config.rng || m_config.vsock
-        || m_config.console.mode != "off";
-    if (wanted)
-        return std::unexpected(BuildError { BuildStep::Devices,
-            Error { Errc::Unsupported, 0, "virtio devices (disks, net, rng, vsock, console) are not attached by this build yet" } });
-    return {};
 }
 
 BuildResult<void> VmBuilder::create_memory()
@@ -80,6 +70,13 @@ BuildResult<void> VmBuilder::write_firmware_tables()
     // The MP table and ACPI tables (MADT: one LAPIC per vCPU) in the windows that e820 reserves;
     // the kernel is told the RSDP's address so it need not scan for it.
     acpi::FirmwareConfig firmware { m_config.cpus, m_topology };
+    // The PCI host bridge (MCFG, PCI0 with its windows and _PRT): the 64-bit window starts
+    // above the end of RAM.
+    uint64_t ram_end = 0;
+    for (auto const& range : m_vmm->m_memory->ranges())
+        ram_end = std::max(ram_end, range.end());
+    m_pci_windows = pci::PciWindows::for_ram_end(ram_end);
+    firmware.pci = pci::firmware_info(m_pci_windows);
     auto tables = TRY_STEP(BuildStep::FirmwareTables, acpi::write_firmware_tables(*m_vmm->m_memory, firmware));
     m_rsdp = tables.rsdp;
     return {};
@@ -119,7 +116,10 @@ BuildResult<void> VmBuilder::create_vm()
         TRY_STEP_VOID(BuildStep::CreateVm, vm.set_user_memory_region(MemSlot { slot++ }, region.range.base, region.range.size, region.host));
     // The irqchip before the vCPUs (so each gets an in-kernel LAPIC), then the PIT on top of it.
     TRY_STEP_VOID(BuildStep::CreateVm, vm.create_irqchip());
-    TRY_STEP_VOID(BuildStep::CreateVm, vm.set_gsi_routing(legacy_gsi_routing()));
+    // One table for every route: the legacy pins now, MSI-X vectors as the guest programs them.
+    m_vmm->m_gsi_routes = std::make_unique<GsiRouteTable>(legacy_gsi_routing(),
+        [&vm](std::span<kvm_irq_routing_entry const> entries) { return vm.set_gsi_routing(entries); });
+    TRY_STEP_VOID(BuildStep::CreateVm, m_vmm->m_gsi_routes->commit());
     TRY_STEP_VOID(BuildStep::CreateVm, vm.create_pit2());
     m_vmm->m_exit.emplace(TRY_STEP(BuildStep::CreateVm, ExitLatch::create()));
     return {};

@@ -10,7 +10,9 @@
 #include "vmm/chardev/char_backend.h"
 #include "vmm/event/event_loop.h"
 #include "vmm/machine/build_error.h"
+#include "vmm/devices/pci/pci_windows.h"
 #include "vmm/machine/vm_config.h"
+#include "vmm/virtio/virtio_device.h"
 #include "vmm/machine/vmm.h"
 
 #include <memory>
@@ -26,7 +28,6 @@ public:
     [[nodiscard]] BuildResult<std::unique_ptr<Vmm>> build() &&;
 
 private:
-    [[nodiscard]] BuildResult<void> refuse_unattached_devices();
     [[nodiscard]] BuildResult<void> create_memory();
     [[nodiscard]] BuildResult<void> read_images();
     [[nodiscard]] BuildResult<void> write_firmware_tables();
@@ -38,6 +39,8 @@ private:
     [[nodiscard]] Result<void> set_boot_registers(kvm::VcpuFd&);
     [[nodiscard]] BuildResult<void> attach_devices();
     [[nodiscard]] BuildResult<void> attach_serial();
+    [[nodiscard]] BuildResult<void> open_device_backends();
+    [[nodiscard]] BuildResult<void> attach_pci_devices();
 
     VmConfig m_config;
     event::EventLoop& m_loop;
@@ -49,6 +52,8 @@ private:
     std::optional<GuestPhysAddr> m_rsdp;
     boot::BootSetup m_boot;
     std::vector<kvm::VcpuFd> m_vcpus;
+    pci::PciWindows m_pci_windows;
+    std::vector<std::unique_ptr<virtio::VirtioDevice>> m_devices; // opened, not yet attached
 };
 
 } // namespace monarch::vmm::machine

@@ -89,6 +89,12 @@ void Vmm::stop_all()
     // vCPUs first (they call into devices and the back end), then the serial input thread.
     if (m_vcpus)
         m_vcpus->stop();
+    // Then the devices (on the loop thread or after the loop stopped, as both callers are): a
+    // disk completes or cancels its I/O in flight; writes the guest saw completed are already
+    // on the image, and a completed flush was an fdatasync (SIGTERM from libvirt is followed
+    // by SIGKILL 10 ms later, so nothing durable may wait for this).
+    if (m_virtio)
+        m_virtio->stop_devices();
     if (m_serial)
         m_serial->stop();
 }

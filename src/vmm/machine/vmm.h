@@ -12,9 +12,12 @@
 #include "vmm/devices/bus.h"
 #include "vmm/devices/irq_line.h"
 #include "vmm/kvm/kvm.h"
+#include "vmm/devices/pci/pci_root.h"
+#include "vmm/machine/adapters/kvm_msi_router.h"
 #include "vmm/machine/adapters/serial_console.h"
 #include "vmm/machine/exit_latch.h"
 #include "vmm/machine/vcpu_runner.h"
+#include "vmm/machine/virtio_wiring.h"
 #include "vmm/memory/guest_memory_mmap.h"
 
 #include <functional>
@@ -49,6 +52,8 @@ public:
     void press_power_button();
     // The serial back end's pty, when --serial pty / serial mode Pty.
     [[nodiscard]] std::optional<std::string> serial_pty_path() const;
+    // The virtio console's pty, when --console pty / console mode Pty.
+    [[nodiscard]] std::optional<std::string> console_pty_path() const { return m_console_pty; }
     [[nodiscard]] AcpiPmCounters acpi_pm_counters() const;
 
     [[nodiscard]] GuestMemoryMmap& memory() { return *m_memory; }
@@ -72,6 +77,11 @@ private:
     std::shared_ptr<AcpiPm> m_acpi_pm;
     std::unique_ptr<CharBackend> m_serial;
     std::unique_ptr<SerialConsole> m_console;
+    // The wiring refers to the root and the routes, the root to the buses: destroyed first.
+    std::unique_ptr<GsiRouteTable> m_gsi_routes;
+    std::unique_ptr<pci::PciRoot> m_pci_root;
+    std::unique_ptr<VirtioWiring> m_virtio;
+    std::optional<std::string> m_console_pty;
     std::unique_ptr<VcpuRunner> m_vcpus;
 };
 

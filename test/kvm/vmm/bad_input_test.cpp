@@ -167,3 +167,30 @@ TEST_CASE("without /dev/kvm a valid guest fails with KvmUnavailable", "[unit][vm
     auto kernel = scratch_file("guest.elf", minimal_pvh_guest(0));
     require_one_error_line(run_vmm({ "--kernel", kernel }), exit_status::KvmUnavailable, { "/dev/kvm", "KVM is not available" });
 }
+
+// Device back ends are opened before /dev/kvm, so their errors are the same on every host.
+TEST_CASE("a missing disk image is NoInput naming the --disk option and the path", "[unit][vmm][virtio]")
+{
+    std::string path = scratch_directory() + "/no-such-disk.img";
+    require_one_error_line(run_vmm({ "--kernel", scratch_file("guest.elf", minimal_pvh_guest(0)), "--disk", "path=" + path }),
+        exit_status::NoInput, { "--disk path=" + path });
+}
+
+TEST_CASE("a disk image shorter than a sector is a Config error", "[unit][vmm][virtio]")
+{
+    std::string path = scratch_file("short.img", { 'x' });
+    require_one_error_line(run_vmm({ "--kernel", scratch_file("guest.elf", minimal_pvh_guest(0)), "--disk", "path=" + path }),
+        exit_status::Config, { "--disk path=" + path });
+}
+
+TEST_CASE("a vsock socket path that already exists cannot be created", "[unit][vmm][virtio]")
+{
+    std::string path = scratch_file("taken.sock", { 'x' });
+    require_one_error_line(run_vmm({ "--kernel", scratch_file("guest.elf", minimal_pvh_guest(0)), "--vsock", "cid=3,socket=" + path }),
+        exit_status::CannotCreate, { "--vsock cid=3,socket=" + path });
+}
+
+TEST_CASE("the virtio console and the serial port cannot both take stdio (usage error)", "[unit][vmm][virtio]")
+{
+    require_one_error_line(run_vmm({ "--console", "stdio", "--serial", "stdio" }), exit_status::Usage, { "--console stdio", "--serial stdio" });
+}
