@@ -2,6 +2,7 @@
 #include "vmm/cli/main_logic.h"
 
 #include "common/log.h"
+#include "vmm/cli/api_mode.h"
 #include "vmm/cli/build_error_message.h"
 #include "vmm/cli/options.h"
 #include "vmm/arch/topology.h"
@@ -101,6 +102,10 @@ int run_monarch_vmm(int argc, char const* const* argv)
     // The checks that need no file and no KVM come first, so that their errors never depend on
     // what else is wrong (a missing kernel, an absent /dev/kvm).
     uint64_t host_total = host_memory_total().value_or(0);
+    if (options->api_socket) {
+        if (auto bad = check_api_socket(*options->api_socket))
+            return report(*bad);
+    }
     if (auto spec = parse_serial_spec(options->serial); !spec)
         return report(CliExit { exit_status::Usage,
             fmt::format("--serial: '{}' is not one of stdio, file:PATH, pty, socket:PATH, off", options->serial) });
@@ -108,6 +113,13 @@ int run_monarch_vmm(int argc, char const* const* argv)
         machine::VmConfig sized;
         sized.memory = options->memory;
         return report(describe_build_error(machine::BuildError { machine::BuildStep::Memory, size.error() }, sized, host_total));
+    }
+    // With --api-socket and no --kernel, the VM comes from vm.create (Cloud Hypervisor's way).
+    if (options->api_socket && !options->kernel) {
+        auto signal_fd = machine::block_termination_signals();
+        if (!signal_fd)
+            return report(CliExit { exit_status::HostError, to_string(signal_fd.error()) });
+        return run_with_api(*options->api_socket, std::nullopt, signal_fd->get(), host_total);
     }
     auto config = resolve(*options);
     if (!config)
@@ -119,6 +131,8 @@ int run_monarch_vmm(int argc, char const* const* argv)
     if (!signal_fd)
         return report(CliExit { exit_status::HostError, to_string(signal_fd.error()) });
 
+    if (options->api_socket)
+        return run_with_api(*options->api_socket, std::move(*config), signal_fd->get(), host_total);
     auto vmm = machine::VmBuilder(*config).build();
     if (!vmm)
         return report(describe_build_error(vmm.error(), *config, host_total));

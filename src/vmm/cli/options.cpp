@@ -3,6 +3,7 @@
 // file is the edge where those exceptions become a CliExit, so nothing above it throws.
 #include "vmm/cli/options.h"
 
+#include "vmm/api/ch_compat.h"
 #include "vmm/exit_status.h"
 
 #include <CLI/CLI.hpp>
@@ -29,10 +30,12 @@ Examples:
   monarch-vmm --cpus 4 --cmdline testos.run=smp  every CPU reports in
   monarch-vmm --kernel vmlinuz --initrd initrd.img --memory 1G --cpus 2 \
               --cmdline "console=ttyS0 reboot=k panic=1"
-  monarch-vmm --kernel vmlinux --cmdline "earlyprintk=serial console=ttyS0" --serial file:boot.log)";
+  monarch-vmm --kernel vmlinux --cmdline "earlyprintk=serial console=ttyS0" --serial file:boot.log
+  monarch-vmm --api-socket /run/vm1.sock        wait for vm.create and vm.boot on the API)";
 
 struct RawOptions {
-    std::string kernel, initrd, cmdline, memory, cpus, serial { "stdio" }, log_level { "warn" };
+    std::string kernel, initrd, cmdline, memory, cpus, serial { "stdio" }, log_level { "warn" }, api_socket;
+    bool api_socket_given { false }; // an empty value is an error, not "no API"
 };
 
 void add_options(CLI::App& app, RawOptions& raw)
@@ -50,7 +53,24 @@ void add_options(CLI::App& app, RawOptions& raw)
     app.add_option("--serial", raw.serial, "COM1 back end: stdio|file:PATH|pty|socket:PATH|off (default stdio)")
         ->type_name("SPEC");
     app.add_option("--log-level", raw.log_level, "error|warn|info|debug|trace (default warn)")->type_name("LEVEL");
-    app.set_version_flag("--version", std::string("monarch-vmm ") + MONARCH_VERSION, "Print the version and exit");
+    app.add_option("--api-socket", raw.api_socket,
+           "Serve the REST API (Cloud Hypervisor compatible) on a Unix socket: PATH, path=PATH, or fd=N "
+           "for a listening socket inherited from the parent. Without --kernel, wait for vm.create")
+        ->type_name("SOCKET")
+        ->each([&raw](std::string const&) { raw.api_socket_given = true; });
+}
+
+// "monarch-vmm 0.1.0"; run as cloud-hypervisor (libvirt's ch driver runs
+// `cloud-hypervisor --version`), "cloud-hypervisor vMAJOR.MINOR.PATCH" with the CH API level
+// we implement (api/ch_compat.h).
+std::string version_text(char const* argv0)
+{
+    std::string_view name = argv0 ? argv0 : "";
+    if (auto slash = name.rfind('/'); slash != std::string_view::npos)
+        name.remove_prefix(slash + 1);
+    if (name == api::CH_PROGRAM_NAME)
+        return fmt::format("{} v{}", api::CH_PROGRAM_NAME, api::CH_API_LEVEL);
+    return std::string("monarch-vmm ") + MONARCH_VERSION;
 }
 
 std::expected<Options, CliExit> usage(std::string text) { return std::unexpected(CliExit { exit_status::Usage, std::move(text) }); }
@@ -83,6 +103,8 @@ std::expected<Options, CliExit> convert(RawOptions const& raw)
     if (!level || *level == log::Level::Off)
         return usage(fmt::format("--log-level: '{}' is not one of error, warn, info, debug, trace", raw.log_level));
     options.log_level = *level;
+    if (raw.api_socket_given)
+        options.api_socket = raw.api_socket;
     if (options.initrd && !options.kernel)
         return usage("--initrd needs --kernel (the built-in test guest takes no initrd)");
     return options;
@@ -97,6 +119,7 @@ std::expected<Options, CliExit> parse_command_line(int argc, char const* const* 
         CLI::App app { DESCRIPTION, "monarch-vmm" };
         app.footer(FOOTER);
         add_options(app, raw);
+        app.set_version_flag("--version", version_text(argc > 0 ? argv[0] : nullptr), "Print the version and exit");
         try {
             app.parse(argc, argv);
         } catch (CLI::CallForHelp const&) {

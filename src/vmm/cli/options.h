@@ -31,6 +31,8 @@ struct Options {
     uint32_t cpus { 1 };
     std::string serial { "stdio" };      // checked by the serial back end's parser
     log::Level log_level { log::Level::Warn };
+    // --api-socket PATH | path=PATH | fd=N: serve the REST API there (checked by main_logic).
+    std::optional<std::string> api_socket;
 };
 
 // How the program ends without running a VM: help or version (status 0, text for stdout), or

@@ -45,7 +45,7 @@ BuildResult<void> VmBuilder::attach_devices()
         log::warn("the guest pulsed the reset line (i8042); monarch-vmm does not reboot, treating it as power-off");
         exit.request(exit_status::Success);
     });
-    auto pm = std::make_shared<AcpiPm>(sci_irq, [&exit] {
+    auto pm = vmm.m_acpi_pm = std::make_shared<AcpiPm>(sci_irq, [&exit] {
         log::info("the guest entered ACPI S5: powered off");
         exit.request(exit_status::Success);
     });

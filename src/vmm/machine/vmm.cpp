@@ -4,31 +4,47 @@
 #include "common/log.h"
 #include "vmm/exit_status.h"
 
-#include <array>
-#include <cerrno>
-#include <poll.h>
-#include <sys/signalfd.h>
-#include <unistd.h>
-
 namespace monarch::vmm::machine {
 
 Vmm::~Vmm() { stop_all(); }
 
+Result<void> Vmm::start()
+{
+    if (m_console)
+        TRY_VOID(m_console->start());
+    return m_vcpus->start();
+}
+
+Result<std::unique_ptr<event::FdWatch>> Vmm::watch_exit(event::EventLoop& loop, std::function<void(int)> on_exit)
+{
+    // The latch's eventfd stays readable once written: report the status once only.
+    return loop.watch_readable(m_exit->fd(), [this, on_exit = std::move(on_exit), reported = false]() mutable {
+        if (reported || !m_exit->requested())
+            return;
+        reported = true;
+        on_exit(m_exit->status().value_or(exit_status::Internal));
+    });
+}
+
 int Vmm::run(int signal_fd)
 {
-    if (m_console) {
-        if (auto started = m_console->start(); !started) {
-            log::error("{}", to_string(started.error()));
-            stop_all();
-            return exit_status::HostError;
-        }
-    }
-    if (auto started = m_vcpus->start(); !started) {
-        log::error("cannot start the vCPUs: {}", to_string(started.error()));
+    if (auto started = start(); !started) {
+        log::error("cannot start the VM: {}", to_string(started.error()));
         stop_all();
         return exit_status::HostError;
     }
-    int status = wait_for_exit(signal_fd);
+    event::EventLoop loop;
+    auto signals = loop.watch_signals(signal_fd, [this](int signal_number) {
+        log::info("signal {} received: stopping the VM", signal_number);
+        m_exit->request(exit_status::Signalled);
+    });
+    auto exit = watch_exit(loop, [&loop](int status) { loop.stop(status); });
+    if (!signals || !exit) {
+        log::error("event loop: {}", to_string(!signals ? signals.error() : exit.error()));
+        stop_all();
+        return exit_status::HostError;
+    }
+    int status = loop.run();
     stop_all();
     auto counters = m_vcpus->counters().exits.load();
     log::debug("vm stopped after {} vCPU exits to user space ({} unclaimed port, {} unclaimed MMIO)", counters,
@@ -36,29 +52,32 @@ int Vmm::run(int signal_fd)
     return status;
 }
 
-int Vmm::wait_for_exit(int signal_fd)
+void Vmm::pause()
 {
-    std::array<pollfd, 2> fds {
-        pollfd { m_exit->fd(), POLLIN, 0 },
-        pollfd { signal_fd, POLLIN, 0 },
-    };
-    while (!m_exit->requested()) {
-        // The timeout only bounds how long a lost wake-up could delay us; it never decides.
-        int ready = ::poll(fds.data(), fds.size(), 1000);
-        if (ready < 0 && errno != EINTR) {
-            log::error("poll: {}", to_string(Error::from_errno("poll")));
-            m_exit->request(exit_status::HostError);
-            break;
-        }
-        if (fds[1].revents & POLLIN) {
-            signalfd_siginfo info {};
-            if (::read(signal_fd, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
-                log::info("signal {} received: stopping the VM", info.ssi_signo);
-                m_exit->request(exit_status::Signalled);
-            }
-        }
-    }
-    return m_exit->status().value_or(exit_status::Internal);
+    if (m_vcpus)
+        m_vcpus->pause();
+}
+
+void Vmm::resume()
+{
+    if (m_vcpus)
+        m_vcpus->resume();
+}
+
+void Vmm::press_power_button()
+{
+    if (m_acpi_pm)
+        m_acpi_pm->press_power_button();
+}
+
+std::optional<std::string> Vmm::serial_pty_path() const
+{
+    return m_serial ? m_serial->pty_path() : std::nullopt;
+}
+
+AcpiPmCounters Vmm::acpi_pm_counters() const
+{
+    return m_acpi_pm ? m_acpi_pm->counters() : AcpiPmCounters {};
 }
 
 void Vmm::stop_all()

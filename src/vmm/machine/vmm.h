@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 // Vmm: one running VM and everything it owns (guest memory, the KVM fds, buses and devices,
 // the serial back end, the vCPU threads). VmBuilder assembles it; run() starts the vCPUs and
-// waits for the end: the guest's exit status, a fatal vCPU exit, or SIGINT/SIGTERM.
+// waits on an EventLoop for the end: the guest's exit status, a fatal vCPU exit, or
+// SIGINT/SIGTERM. The API drives the same object step by step (start, pause, stop...).
 #pragma once
 
 #include "common/unique_fd.h"
 #include "vmm/chardev/char_backend.h"
+#include "vmm/event/event_loop.h"
+#include "vmm/devices/acpi_pm.h"
 #include "vmm/devices/bus.h"
 #include "vmm/devices/irq_line.h"
 #include "vmm/kvm/kvm.h"
@@ -14,6 +17,7 @@
 #include "vmm/machine/vcpu_runner.h"
 #include "vmm/memory/guest_memory_mmap.h"
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -32,6 +36,20 @@ public:
     // from block_termination_signals().
     [[nodiscard]] int run(int signal_fd);
 
+    // The steps of run(), for the API: start the console and the vCPUs; watch for the end on
+    // `loop` (on_exit gets the exit status once); stop everything (idempotent).
+    [[nodiscard]] Result<void> start();
+    [[nodiscard]] Result<std::unique_ptr<event::FdWatch>> watch_exit(event::EventLoop& loop, std::function<void(int)> on_exit);
+    void stop() { stop_all(); }
+    // Returns once every vCPU is parked outside KVM_RUN; resume() lets them run again.
+    void pause();
+    void resume();
+    // The ACPI fixed power button (PWRBTN_STS, then the SCI): the guest's OSPM decides.
+    void press_power_button();
+    // The serial back end's pty, when --serial pty / serial mode Pty.
+    [[nodiscard]] std::optional<std::string> serial_pty_path() const;
+    [[nodiscard]] AcpiPmCounters acpi_pm_counters() const;
+
     [[nodiscard]] GuestMemoryMmap& memory() { return *m_memory; }
     [[nodiscard]] VcpuRunner& vcpus() { return *m_vcpus; }
 
@@ -39,7 +57,6 @@ private:
     friend class VmBuilder;
     Vmm() = default;
 
-    [[nodiscard]] int wait_for_exit(int signal_fd);
     void stop_all();
 
     // Declared in construction order; destroyed in reverse: vCPU threads first, memory last.
@@ -51,6 +68,7 @@ private:
     Bus m_pio_bus;
     Bus m_mmio_bus;
     std::shared_ptr<Uart8250> m_com1;
+    std::shared_ptr<AcpiPm> m_acpi_pm;
     std::unique_ptr<CharBackend> m_serial;
     std::unique_ptr<SerialConsole> m_console;
     std::unique_ptr<VcpuRunner> m_vcpus;

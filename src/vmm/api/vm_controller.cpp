@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: Apache-2.0
+// VmController's transitions. Allowed: create (not created), boot (Created, Shutdown),
+// pause (Running), resume (Paused), shutdown/reboot/power-button (Running, Paused), delete
+// (always). Everything else is refused with the status cloud-hypervisor.yaml documents.
+#include "vmm/api/vm_controller.h"
+
+#include "common/log.h"
+
+#include <fmt/format.h>
+
+namespace monarch::vmm::api {
+
+std::string_view to_string(VmState state)
+{
+    switch (state) {
+    case VmState::NotCreated: return "NotCreated";
+    case VmState::Created: return "Created";
+    case VmState::Running: return "Running";
+    case VmState::Paused: return "Paused";
+    case VmState::Shutdown: return "Shutdown";
+    }
+    return "Unknown";
+}
+
+namespace {
+
+std::unexpected<ApiError> refuse(unsigned status, std::string message)
+{
+    return std::unexpected(ApiError { status, std::move(message) });
+}
+
+bool booted(VmState state) { return state == VmState::Running || state == VmState::Paused; }
+
+} // namespace
+
+ApiResult<void> VmController::require_booted(std::string_view action) const
+{
+    if (m_state == VmState::NotCreated)
+        return refuse(STATUS_NOT_CREATED, fmt::format("cannot {}: the VM is not created", action));
+    if (!booted(m_state))
+        return refuse(STATUS_WRONG_STATE, fmt::format("cannot {}: the VM is not booted (state {})", action, to_string(m_state)));
+    return {};
+}
+
+ApiResult<void> VmController::create(machine::VmConfig config)
+{
+    if (m_state != VmState::NotCreated)
+        return refuse(STATUS_ALREADY_CREATED, fmt::format("cannot create: a VM exists (state {}); delete it first", to_string(m_state)));
+    m_config = std::move(config);
+    m_state = VmState::Created;
+    log::info("vm created");
+    return {};
+}
+
+ApiResult<void> VmController::boot()
+{
+    if (m_state == VmState::NotCreated)
+        return refuse(STATUS_NOT_CREATED, "cannot boot: the VM is not created");
+    if (booted(m_state))
+        return refuse(STATUS_WRONG_STATE, fmt::format("cannot boot: the VM is already booted (state {})", to_string(m_state)));
+    if (auto started = m_backend.boot(*m_config); !started)
+        return refuse(STATUS_BACKEND_FAILED, started.error());
+    m_state = VmState::Running;
+    log::info("vm booted");
+    return {};
+}
+
+ApiResult<void> VmController::pause()
+{
+    if (auto allowed = require_booted("pause"); !allowed)
+        return allowed;
+    if (m_state != VmState::Running)
+        return refuse(STATUS_WRONG_STATE, "cannot pause: the VM is already paused");
+    m_backend.pause();
+    m_state = VmState::Paused;
+    return {};
+}
+
+ApiResult<void> VmController::resume()
+{
+    if (m_state == VmState::NotCreated)
+        return refuse(STATUS_NOT_CREATED, "cannot resume: the VM is not created");
+    if (m_state != VmState::Paused)
+        return refuse(STATUS_WRONG_STATE, fmt::format("cannot resume: the VM is not paused (state {})", to_string(m_state)));
+    m_backend.resume();
+    m_state = VmState::Running;
+    return {};
+}
+
+ApiResult<void> VmController::shutdown()
+{
+    if (auto allowed = require_booted("shut down"); !allowed)
+        return allowed;
+    m_backend.shutdown();
+    m_state = VmState::Shutdown;
+    log::info("vm shut down");
+    return {};
+}
+
+ApiResult<void> VmController::reboot()
+{
+    if (auto allowed = require_booted("reboot"); !allowed)
+        return allowed;
+    // A reboot is a fresh VM from the same config: memory, devices and vCPUs start over.
+    m_backend.shutdown();
+    m_state = VmState::Shutdown;
+    if (auto started = m_backend.boot(*m_config); !started)
+        return refuse(STATUS_BACKEND_FAILED, fmt::format("reboot: {}", started.error()));
+    m_state = VmState::Running;
+    log::info("vm rebooted");
+    return {};
+}
+
+ApiResult<void> VmController::power_button()
+{
+    if (auto allowed = require_booted("press the power button"); !allowed)
+        return allowed;
+    m_backend.power_button();
+    return {};
+}
+
+ApiResult<void> VmController::remove()
+{
+    if (booted(m_state))
+        m_backend.shutdown();
+    m_config.reset();
+    m_state = VmState::NotCreated;
+    return {};
+}
+
+ApiResult<VmInfo> VmController::info() const
+{
+    if (m_state == VmState::NotCreated)
+        return refuse(STATUS_NOT_CREATED, "no VM: it is not created");
+    VmInfo info { *m_config, m_state, {} };
+    if (booted(m_state))
+        info.details = m_backend.details();
+    if (info.details.memory_actual_size == 0)
+        info.details.memory_actual_size = m_config->memory;
+    return info;
+}
+
+ApiResult<Counters> VmController::counters() const
+{
+    if (auto allowed = require_booted("read counters"); !allowed)
+        return std::unexpected(allowed.error());
+    return m_backend.counters();
+}
+
+void VmController::stop_for_exit()
+{
+    if (booted(m_state)) {
+        m_backend.shutdown();
+        m_state = VmState::Shutdown;
+    }
+}
+
+} // namespace monarch::vmm::api
