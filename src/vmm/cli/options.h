@@ -6,6 +6,7 @@
 
 #include "common/log.h"
 #include "common/result.h"
+#include "vmm/cli/owner_key_option.h"
 
 #include <cstdint>
 #include <expected>
@@ -33,6 +34,9 @@ struct Options {
     log::Level log_level { log::Level::Warn };
     // --api-socket PATH | path=PATH | fd=N: serve the REST API there (checked by main_logic).
     std::optional<std::string> api_socket;
+    // --owner-key file=PATH|fd=N and --restore source_url=...: VMCrypt (owner_key_option.h).
+    std::optional<OwnerKeySpec> owner_key;
+    std::optional<RestoreSpec> restore;
 };
 
 // How the program ends without running a VM: help or version (status 0, text for stdout), or
