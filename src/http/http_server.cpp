@@ -130,9 +130,9 @@ Result<std::unique_ptr<HttpServer>> HttpServer::listen_path(asio::io_context& co
 Result<std::unique_ptr<HttpServer>> HttpServer::adopt_fd(asio::io_context& context, int fd, HttpHandler handler,
                                                          HttpServerLimits limits)
 {
-    UniqueFd owned { fd };
-    TRY_VOID(check_unix_listener(owned.get()));
-    auto state = TRY(start_state(context, std::move(owned), std::move(handler), limits));
+    // Checked before it is owned: a wrong fd (stderr, say) is refused and left open.
+    TRY_VOID(check_unix_listener(fd));
+    auto state = TRY(start_state(context, UniqueFd { fd }, std::move(handler), limits));
     return std::unique_ptr<HttpServer>(new HttpServer(std::move(state), {}, false));
 }
 

@@ -69,7 +69,8 @@ public:
     static Result<std::unique_ptr<HttpServer>> listen_path(boost::asio::io_context&, std::string path,
                                                            HttpHandler, HttpServerLimits = {});
     // Takes ownership of `fd`, which must be a listening AF_UNIX stream socket (libvirt
-    // creates the socket and passes it as --api-socket fd=N).
+    // creates the socket and passes it as --api-socket fd=N); any other fd is refused and
+    // left open.
     static Result<std::unique_ptr<HttpServer>> adopt_fd(boost::asio::io_context&, int fd, HttpHandler,
                                                         HttpServerLimits = {});
     // "PATH", "path=PATH" or "fd=N", as --api-socket takes them.

@@ -5,6 +5,7 @@
 
 #include "vmm/acpi/aml.h"
 #include "vmm/acpi/byte_writer.h"
+#include "vmm/acpi/pci_aml.h"
 #include "vmm/memory/layout.h"
 
 #include <fmt/format.h>
@@ -193,7 +194,7 @@ TableBytes build_fadt(GuestPhysAddr facs, GuestPhysAddr dsdt)
     return finish_table(out);
 }
 
-TableBytes build_dsdt(uint32_t vcpu_count)
+TableBytes build_dsdt(uint32_t vcpu_count, std::optional<PciHostBridgeInfo> const& pci)
 {
     using namespace aml;
     Bytes body;
@@ -217,11 +218,28 @@ TableBytes build_dsdt(uint32_t vcpu_count)
         append(cpu, name("_UID", integer(i)));
         append(system_bus, device(fmt::format("C{:03X}", i), cpu));
     }
+    if (pci)
+        append(system_bus, pci_root_devices(*pci));
     append(body, scope("\\_SB_", system_bus));
 
     ByteWriter out;
     begin_table(out, "DSDT", 2); // revision 2: 64-bit AML integers
     out.bytes(body);
+    return finish_table(out);
+}
+
+TableBytes build_mcfg(PciHostBridgeInfo const& pci)
+{
+    ByteWriter out;
+    begin_table(out, "MCFG", 1);
+    out.zeros(8); // reserved
+    // Configuration space base address allocation structure: the base is where bus 0 would
+    // be even when the range starts later (PCI Firmware spec, table 4-3).
+    out.u64(pci.ecam_base);
+    out.u16(0); // PCI segment group
+    out.u8(pci.bus_first);
+    out.u8(pci.bus_last);
+    out.u32(0); // reserved
     return finish_table(out);
 }
 

@@ -4,10 +4,12 @@
 #pragma once
 
 #include "common/strong_int.h"
+#include "vmm/acpi/pci_host_bridge_info.h"
 #include "vmm/arch/topology.h"
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -34,8 +36,11 @@ inline constexpr size_t FACS_SIZE = 64;
 [[nodiscard]] TableBytes build_facs();
 // DSDT: \_S5 for soft-off; \_SB.COM1 (PNP0501), \_SB.KBD_ (PNP0303, i8042) and \_SB.RTC_
 // (PNP0B00) with their ports and IRQs; one processor device (ACPI0007) per vCPU whose _UID is
-// the MADT's processor UID.
-[[nodiscard]] TableBytes build_dsdt(uint32_t vcpu_count);
+// the MADT's processor UID. With `pci`, also \_SB.PCI0 (the root bridge) and \_SB.MRES (its
+// ECAM reservation), see pci_aml.h.
+[[nodiscard]] TableBytes build_dsdt(uint32_t vcpu_count, std::optional<PciHostBridgeInfo> const& pci = std::nullopt);
+// MCFG (PCI Firmware spec 3.0, 4.1.2): one allocation, ECAM base, segment 0, the bus range.
+[[nodiscard]] TableBytes build_mcfg(PciHostBridgeInfo const&);
 // MADT: local APIC at layout::LAPIC_START, PCAT_COMPAT; one enabled local APIC per vCPU;
 // the IOAPIC at IOAPIC_START, GSI base 0; overrides IRQ0 -> GSI2 (edge, high) and the SCI
 // (level, high); local APIC NMI on LINT1 for all processors.

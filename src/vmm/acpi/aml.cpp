@@ -197,6 +197,71 @@ Bytes irq_resource(uint8_t irq)
     return out;
 }
 
+namespace {
+
+// Address space descriptor types (6.4.3.5.1, table 6.50) and flags.
+constexpr uint8_t RESOURCE_MEMORY = 0;
+constexpr uint8_t RESOURCE_IO = 1;
+constexpr uint8_t RESOURCE_BUS = 2;
+constexpr uint8_t GENERAL_MIN_MAX_FIXED = 0x0c;  // _MAF | _MIF, positive decode, producer
+constexpr uint8_t MEMORY_CACHEABLE_RW = 0x03;    // _MEM = cacheable, _RW = read-write
+constexpr uint8_t IO_ENTIRE_RANGE = 0x03;        // _RNG: ISA and non-ISA ranges
+
+// Tag, length, resource type, general flags, type-specific flags, then five fields of
+// `width` bytes: granularity, minimum, maximum, translation offset, length.
+Bytes address_space(uint8_t tag, size_t width, uint8_t type, uint8_t specific, uint64_t first, uint64_t last)
+{
+    Bytes out;
+    put(out, tag);
+    put_le(out, 3 + 5 * width, 2);
+    put(out, type);
+    put(out, GENERAL_MIN_MAX_FIXED);
+    put(out, specific);
+    put_le(out, 0, width);
+    put_le(out, first, width);
+    put_le(out, last, width);
+    put_le(out, 0, width);
+    put_le(out, last - first + 1, width);
+    return out;
+}
+
+} // namespace
+
+Bytes word_bus_number_resource(uint16_t first, uint16_t last)
+{
+    VERIFY(first <= last);
+    return address_space(0x88, 2, RESOURCE_BUS, 0, first, last);
+}
+
+Bytes word_io_resource(uint16_t first, uint16_t last)
+{
+    VERIFY(first <= last);
+    return address_space(0x88, 2, RESOURCE_IO, IO_ENTIRE_RANGE, first, last);
+}
+
+Bytes dword_memory_resource(uint32_t first, uint32_t last)
+{
+    VERIFY(first <= last);
+    return address_space(0x87, 4, RESOURCE_MEMORY, MEMORY_CACHEABLE_RW, first, last);
+}
+
+Bytes qword_memory_resource(uint64_t first, uint64_t last)
+{
+    VERIFY(first <= last);
+    return address_space(0x8a, 8, RESOURCE_MEMORY, MEMORY_CACHEABLE_RW, first, last);
+}
+
+Bytes memory32_fixed_resource(uint32_t base, uint32_t length)
+{
+    Bytes out;
+    put(out, 0x86);       // large item, 32-bit fixed memory range
+    put_le(out, 9, 2);    // length of what follows
+    put(out, 0x01);       // read-write
+    put_le(out, base, 4);
+    put_le(out, length, 4);
+    return out;
+}
+
 Bytes end_tag_resource()
 {
     return Bytes { std::byte { 0x79 }, std::byte { 0x00 } }; // checksum 0: treated as valid

@@ -40,5 +40,15 @@ void append(Bytes& to, Bytes const& from);
 [[nodiscard]] Bytes io_port_resource(uint16_t base, uint8_t length);
 [[nodiscard]] Bytes irq_resource(uint8_t irq);
 [[nodiscard]] Bytes end_tag_resource();
+// Large resource descriptors for a host bridge's windows (6.4.3.5), each a producer with
+// fixed minimum and maximum, positive decode, granularity 0, no translation; `first` and
+// `last` are inclusive. Memory windows are cacheable, read-write (as QEMU and firmware
+// declare them; the OS maps BARs uncached regardless).
+[[nodiscard]] Bytes word_bus_number_resource(uint16_t first, uint16_t last);  // WordBusNumber
+[[nodiscard]] Bytes word_io_resource(uint16_t first, uint16_t last);          // WordIO, entire range
+[[nodiscard]] Bytes dword_memory_resource(uint32_t first, uint32_t last);     // DWordMemory
+[[nodiscard]] Bytes qword_memory_resource(uint64_t first, uint64_t last);     // QWordMemory
+// Memory32Fixed (6.4.3.4), read-write: a fixed range a device consumes (PNP0C02 reservations).
+[[nodiscard]] Bytes memory32_fixed_resource(uint32_t base, uint32_t length);
 
 } // namespace monarch::vmm::acpi::aml

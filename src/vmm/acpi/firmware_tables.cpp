@@ -44,6 +44,19 @@ Result<void> write_all(GuestMemory& memory, std::span<Placed const> tables)
     return {};
 }
 
+// The PCI description comes from the machine's constants; check what the tables rely on.
+Result<void> validate_pci(PciHostBridgeInfo const& pci)
+{
+    bool const mmio32_ok = pci.mmio32_start < pci.mmio32_end && pci.mmio32_end <= (uint64_t { 1 } << 32);
+    bool const mmio64_ok = pci.mmio64_start <= pci.mmio64_end;
+    bool const io_ok = pci.io_start <= pci.io_end && pci.io_end <= 0x10000;
+    bool const ecam_ok = pci.bus_first <= pci.bus_last && pci.ecam_base % layout::MiB == 0
+        && pci.ecam_base + ((uint64_t { pci.bus_last } + 1) << 20) <= (uint64_t { 1 } << 32);
+    if (!mmio32_ok || !mmio64_ok || !io_ok || !ecam_ok || pci.interrupts.size() > 0xff)
+        return fail(Errc::InvalidArgument, "firmware tables: inconsistent PCI host bridge description");
+    return {};
+}
+
 } // namespace
 
 uint8_t ioapic_id_for(arch::CpuTopology const& topology)
@@ -56,6 +69,8 @@ Result<FirmwareTables> write_firmware_tables(GuestMemory& memory, FirmwareConfig
     arch::CpuTopology topology = config.topology;
     topology.vcpu_count = config.vcpu_count;
     TRY_VOID(arch::validate(topology));
+    if (config.pci)
+        TRY_VOID(validate_pci(*config.pci));
     uint8_t ioapic_id = ioapic_id_for(topology);
 
     constexpr uint64_t ebda_size = layout::LOW_RAM_END - layout::EBDA_START;
@@ -67,7 +82,7 @@ Result<FirmwareTables> write_firmware_tables(GuestMemory& memory, FirmwareConfig
     // The RSDP first: 16-byte aligned at the bottom of the window the kernel scans.
     auto rsdp = TRY(allocator.take(RSDP_SIZE, 16));
     std::vector<Placed> tables;
-    auto dsdt = build_dsdt(topology.vcpu_count);
+    auto dsdt = build_dsdt(topology.vcpu_count, config.pci);
     auto dsdt_at = TRY(allocator.take(dsdt.size()));
     tables.push_back({ dsdt_at, std::move(dsdt) });
     auto facs_at = TRY(allocator.take(FACS_SIZE));
@@ -78,7 +93,13 @@ Result<FirmwareTables> write_firmware_tables(GuestMemory& memory, FirmwareConfig
     auto madt = build_madt(topology, ioapic_id);
     auto madt_at = TRY(allocator.take(madt.size()));
     tables.push_back({ madt_at, std::move(madt) });
-    GuestPhysAddr listed[] = { fadt_at, madt_at };
+    std::vector<GuestPhysAddr> listed { fadt_at, madt_at };
+    if (config.pci) {
+        auto mcfg = build_mcfg(*config.pci);
+        auto mcfg_at = TRY(allocator.take(mcfg.size()));
+        tables.push_back({ mcfg_at, std::move(mcfg) });
+        listed.push_back(mcfg_at);
+    }
     auto xsdt = build_xsdt(listed);
     auto xsdt_at = TRY(allocator.take(xsdt.size()));
     tables.push_back({ xsdt_at, std::move(xsdt) });

@@ -7,10 +7,12 @@
 
 #include "common/result.h"
 #include "common/strong_int.h"
+#include "vmm/acpi/pci_host_bridge_info.h"
 #include "vmm/arch/topology.h"
 #include "vmm/memory/guest_memory.h"
 
 #include <cstdint>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -19,6 +21,8 @@ namespace monarch::vmm::acpi {
 struct FirmwareConfig {
     uint32_t vcpu_count { 1 };
     arch::CpuTopology topology {}; // its vcpu_count is replaced by the one above
+    // Set when the VM has a PCI root bridge: adds MCFG to the XSDT and PCI0 to the DSDT.
+    std::optional<PciHostBridgeInfo> pci {};
 };
 
 struct FirmwareTables {
@@ -32,9 +36,11 @@ struct FirmwareTables {
 // MP floating pointer at layout::EBDA_START with its configuration table right behind it when
 // that fits in the EBDA's 1 KiB (up to 40 vCPUs), else the configuration table goes after the
 // ACPI tables. RSDP at ACPI_TABLES_START (16-byte aligned, inside the BIOS scan area), then
-// XSDT, FADT, FACS, DSDT and MADT, each 64-byte aligned.
+// XSDT, FADT, FACS, DSDT, MADT and (with PCI) MCFG, each 64-byte aligned.
 // InvalidArgument: vcpu_count 0, or a topology whose APIC IDs exceed arch::MAX_APIC_ID
-// (so at most 254 vCPUs). OutOfRange: those windows are not guest RAM.
+// (so at most 254 vCPUs), or a PCI description whose windows do not fit (32-bit window or
+// ECAM above 4 GiB, I/O past 0xffff, more than 255 _PRT entries). OutOfRange: those windows
+// are not guest RAM.
 [[nodiscard]] Result<FirmwareTables> write_firmware_tables(GuestMemory&, FirmwareConfig const&);
 
 // The IOAPIC's APIC ID in both tables: one past the highest local APIC ID, so that the MP

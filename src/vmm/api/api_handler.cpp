@@ -109,7 +109,7 @@ HttpResponse ApiHandler::vmm_shutdown()
 
 HttpResponse ApiHandler::create(http::HttpRequest const& request)
 {
-    auto config = vm_config_from_json(std::string_view(request.body));
+    auto config = vm_config_from_body(request.body);
     if (!config)
         return HttpResponse::error(400, fmt::format("vm.create: {}", config.error()));
     return from_result(m_controller.create(std::move(*config)));

@@ -14,7 +14,7 @@ namespace monarch::vmm::api {
 std::expected<void, std::string> MachineBackend::boot(machine::VmConfig const& config)
 {
     shutdown();
-    auto built = machine::VmBuilder(config).build();
+    auto built = machine::VmBuilder(config, m_loop).build();
     if (!built) {
         auto failure = m_describe(built.error(), config);
         m_last_failure_status = failure.exit_status;

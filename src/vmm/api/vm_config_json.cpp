@@ -160,7 +160,7 @@ ParseResult<machine::VmConfig> vm_config_from_json(json const& body)
     }
 }
 
-ParseResult<machine::VmConfig> vm_config_from_json(std::string_view body)
+ParseResult<machine::VmConfig> vm_config_from_body(std::string_view body)
 {
     auto parsed = TRY_PARSE(parse_body(body));
     return vm_config_from_json(parsed);

@@ -20,7 +20,8 @@ inline constexpr uint64_t CH_DEFAULT_MEMORY = 512ULL * 1024 * 1024;
 inline constexpr uint32_t CH_DEFAULT_VCPUS = 1;
 
 [[nodiscard]] ParseResult<machine::VmConfig> vm_config_from_json(nlohmann::json const& body);
-[[nodiscard]] ParseResult<machine::VmConfig> vm_config_from_json(std::string_view body);
+// The same from a request body (text), with parse errors as messages.
+[[nodiscard]] ParseResult<machine::VmConfig> vm_config_from_body(std::string_view body);
 
 // What only a running VM knows, shown in vm.info's config where CH shows it: the pty paths
 // as serial.file / console.file (libvirt reads them for `virsh console`).

@@ -42,7 +42,7 @@ ParseResult<machine::DiskConfig> parse_disk(json const& value, std::string where
     if (disk.id && disk.id->size() > MAX_DISK_ID)
         return std::unexpected(fmt::format("{}: longer than {} bytes", object.name("id"), MAX_DISK_ID));
     TRY_PARSE_VOID(object.finish({
-        { "iommu", false }, { "num_queues", 1 }, { "queue_size", 128 }, { "vhost_user", false },
+        { "iommu", false }, { "num_queues", 1 }, { "queue_size", 128 }, { "vhost_user", false }, { "vhost_socket", nullptr },
         { "pci_segment", 0 }, { "queue_affinity", json::array() }, { "backing_files", false }, { "sparse", true },
         { "image_type", "Raw" }, { "lock_granularity", "ByteRange" }, { "poll_queue", true },
         { "disable_io_uring", false }, { "disable_aio", false } }));
@@ -69,7 +69,7 @@ ParseResult<machine::NetConfig> parse_net(json const& value, std::string where)
         return std::unexpected(fmt::format("{}: '{}' is not a netmask", object.name("mask"), *net.netmask));
     net.id = TRY_PARSE(object.string_field("id"));
     TRY_PARSE_VOID(object.finish({
-        { "iommu", false }, { "num_queues", 2 }, { "queue_size", 256 }, { "vhost_user", false },
+        { "iommu", false }, { "num_queues", 2 }, { "queue_size", 256 }, { "vhost_user", false }, { "vhost_socket", nullptr },
         { "vhost_mode", "Client" }, { "pci_segment", 0 }, { "offload_tso", true }, { "offload_ufo", true },
         { "offload_csum", true }, { "fds", json::array() } }));
     return net;

@@ -108,9 +108,12 @@ CliExit describe_build_error(BuildError const& failure, VmConfig const& config, 
         return make(exit_status::Config, fmt::format("--cpus {} is more than this host's KVM supports ({})", config.cpus, failure.limit));
     case BuildStep::Serial:
         return make(exit_status::CannotCreate, fmt::format("--serial {}: {}", config.serial, to_string(error)));
+    case BuildStep::Devices:
+        if (error.code == Errc::Unsupported)
+            return make(exit_status::Config, std::string(error.context));
+        break;
     case BuildStep::CreateVm:
     case BuildStep::CreateVcpus:
-    case BuildStep::Devices:
     case BuildStep::Start:
         break;
     }

@@ -7,6 +7,7 @@
 #include "vmm/cli/options.h"
 #include "vmm/cli/vmcrypt_setup.h"
 #include "vmm/arch/topology.h"
+#include "vmm/event/event_loop.h"
 #include "vmm/exit_status.h"
 #include "vmm/machine/signals.h"
 #include "vmm/machine/vm_builder.h"
@@ -145,10 +146,11 @@ int run_monarch_vmm(int argc, char const* const* argv)
 
     if (options->api_socket)
         return run_with_api(*options->api_socket, std::move(*config), signal_fd->get(), host_total, sealing_ptr);
-    auto vmm = machine::VmBuilder(*config).build();
+    event::EventLoop loop; // before the VM: it outlives everything the VM registers on it
+    auto vmm = machine::VmBuilder(*config, loop).build();
     if (!vmm)
         return report(describe_build_error(vmm.error(), *config, host_total));
-    return (*vmm)->run(signal_fd->get());
+    return (*vmm)->run(loop, signal_fd->get());
 }
 
 } // namespace monarch::vmm::cli

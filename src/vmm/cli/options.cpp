@@ -34,8 +34,10 @@ Examples:
   monarch-vmm --api-socket /run/vm1.sock        wait for vm.create and vm.boot on the API)";
 
 struct RawOptions {
-    std::string kernel, initrd, cmdline, memory, cpus, serial { "stdio" }, log_level { "warn" }, api_socket;
+    std::string api_socket;
     bool api_socket_given { false }; // an empty value is an error, not "no API"
+    std::string kernel, initrd, cmdline, memory, cpus, serial { "stdio" }, log_level { "warn" };
+    RawDeviceOptions devices;
     std::string owner_key, restore;
 };
 
@@ -53,6 +55,7 @@ void add_options(CLI::App& app, RawOptions& raw)
         ->type_name("N");
     app.add_option("--serial", raw.serial, "COM1 back end: stdio|file:PATH|pty|socket:PATH|off (default stdio)")
         ->type_name("SPEC");
+    add_device_options(app, raw.devices);
     app.add_option("--log-level", raw.log_level, "error|warn|info|debug|trace (default warn)")->type_name("LEVEL");
     app.add_option("--api-socket", raw.api_socket,
            "Serve the REST API (Cloud Hypervisor compatible) on a Unix socket: PATH, path=PATH, or fd=N "
@@ -107,12 +110,16 @@ std::expected<Options, CliExit> convert(RawOptions const& raw)
         options.cpus = *cpus;
     }
     options.serial = raw.serial;
+    if (raw.api_socket_given)
+        options.api_socket = raw.api_socket;
     auto level = log::parse_level(raw.log_level);
     if (!level || *level == log::Level::Off)
         return usage(fmt::format("--log-level: '{}' is not one of error, warn, info, debug, trace", raw.log_level));
     options.log_level = *level;
-    if (raw.api_socket_given)
-        options.api_socket = raw.api_socket;
+    auto devices = convert_device_options(raw.devices);
+    if (!devices)
+        return usage(devices.error());
+    options.devices = std::move(*devices);
     if (!raw.owner_key.empty()) {
         auto spec = parse_owner_key_spec(raw.owner_key);
         if (!spec)

@@ -6,6 +6,7 @@
 
 #include "common/log.h"
 #include "common/result.h"
+#include "vmm/cli/device_options.h"
 #include "vmm/cli/owner_key_option.h"
 
 #include <cstdint>
@@ -28,12 +29,13 @@ struct Options {
     std::optional<std::string> kernel;   // none: the built-in test guest
     std::optional<std::string> initrd;
     std::optional<std::string> cmdline;  // none: the default for the kernel kind
+    // --api-socket PATH | path=PATH | fd=N: serve the REST API there (checked by main_logic).
+    std::optional<std::string> api_socket;
     uint64_t memory { DEFAULT_MEMORY };  // bytes
     uint32_t cpus { 1 };
     std::string serial { "stdio" };      // checked by the serial back end's parser
     log::Level log_level { log::Level::Warn };
-    // --api-socket PATH | path=PATH | fd=N: serve the REST API there (checked by main_logic).
-    std::optional<std::string> api_socket;
+    DeviceOptions devices;               // --disk, --net, --vsock, --rng, --console
     // --owner-key file=PATH|fd=N and --restore source_url=...: VMCrypt (owner_key_option.h).
     std::optional<OwnerKeySpec> owner_key;
     std::optional<RestoreSpec> restore;

@@ -84,6 +84,82 @@ Result<void> VmFd::set_irq_line(Gsi gsi, bool asserted) const
     return {};
 }
 
+namespace {
+
+Result<kvm_ioeventfd> ioeventfd_args(IoEventFd const& event)
+{
+    bool const width_ok = event.length == 0 || event.length == 1 || event.length == 2 || event.length == 4 || event.length == 8;
+    if (!width_ok)
+        return fail(Errc::InvalidArgument, "ioeventfd: length must be 0, 1, 2, 4 or 8");
+    if (event.length == 0 && event.datamatch)
+        return fail(Errc::InvalidArgument, "ioeventfd: a zero length cannot have a datamatch");
+    if (event.eventfd < 0)
+        return fail(Errc::InvalidArgument, "ioeventfd: no eventfd");
+    kvm_ioeventfd args {};
+    args.addr = event.address;
+    args.len = event.length;
+    args.fd = event.eventfd;
+    if (event.datamatch) {
+        args.flags |= KVM_IOEVENTFD_FLAG_DATAMATCH;
+        args.datamatch = *event.datamatch;
+    }
+    if (event.space == IoEventSpace::Pio)
+        args.flags |= KVM_IOEVENTFD_FLAG_PIO;
+    return args;
+}
+
+} // namespace
+
+Result<void> VmFd::register_ioeventfd(IoEventFd const& event) const
+{
+    auto args = TRY(ioeventfd_args(event));
+    // SAFETY: KVM reads one struct kvm_ioeventfd; it takes its own reference on the eventfd.
+    if (::ioctl(m_fd.get(), KVM_IOEVENTFD, &args) < 0)
+        return fail_errno("KVM_IOEVENTFD");
+    return {};
+}
+
+Result<void> VmFd::unregister_ioeventfd(IoEventFd const& event) const
+{
+    auto args = TRY(ioeventfd_args(event));
+    args.flags |= KVM_IOEVENTFD_FLAG_DEASSIGN;
+    // SAFETY: as above; DEASSIGN drops the entry matching address, length, fd and datamatch.
+    if (::ioctl(m_fd.get(), KVM_IOEVENTFD, &args) < 0)
+        return fail_errno("KVM_IOEVENTFD (deassign)");
+    return {};
+}
+
+Result<void> VmFd::register_irqfd(int eventfd, Gsi gsi, std::optional<int> resample_fd) const
+{
+    if (eventfd < 0 || (resample_fd && *resample_fd < 0))
+        return fail(Errc::InvalidArgument, "irqfd: no eventfd");
+    kvm_irqfd args {};
+    args.fd = static_cast<uint32_t>(eventfd);
+    args.gsi = gsi.raw();
+    if (resample_fd) {
+        args.flags = KVM_IRQFD_FLAG_RESAMPLE;
+        args.resamplefd = static_cast<uint32_t>(*resample_fd);
+    }
+    // SAFETY: KVM reads one struct kvm_irqfd and takes its own references on the eventfds.
+    if (::ioctl(m_fd.get(), KVM_IRQFD, &args) < 0)
+        return fail_errno("KVM_IRQFD");
+    return {};
+}
+
+Result<void> VmFd::unregister_irqfd(int eventfd, Gsi gsi) const
+{
+    if (eventfd < 0)
+        return fail(Errc::InvalidArgument, "irqfd: no eventfd");
+    kvm_irqfd args {};
+    args.fd = static_cast<uint32_t>(eventfd);
+    args.gsi = gsi.raw();
+    args.flags = KVM_IRQFD_FLAG_DEASSIGN;
+    // SAFETY: KVM reads one struct kvm_irqfd; DEASSIGN matches on fd and gsi.
+    if (::ioctl(m_fd.get(), KVM_IRQFD, &args) < 0)
+        return fail_errno("KVM_IRQFD (deassign)");
+    return {};
+}
+
 Result<VcpuFd> VmFd::create_vcpu(VcpuId id) const
 {
     // SAFETY: the vCPU id by value; the returned fd is owned at once.

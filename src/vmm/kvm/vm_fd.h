@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // VmFd: one KVM virtual machine (the fd KVM_CREATE_VM returns): memory slots, the in-kernel
-// irqchip and PIT, interrupt lines, and vCPU creation.
+// irqchip and PIT, interrupt lines and GSI routing, ioeventfds and irqfds, and vCPU creation.
 #pragma once
 
 #include "common/result.h"
@@ -10,9 +10,24 @@
 
 #include <cstdint>
 #include <linux/kvm.h>
+#include <optional>
 #include <span>
 
 namespace monarch::vmm::kvm {
+
+// Which address space an ioeventfd watches.
+enum class IoEventSpace : uint8_t { Mmio, Pio };
+
+// One ioeventfd (KVM_IOEVENTFD): a guest write of `length` bytes (1, 2, 4 or 8; 0 = any
+// length, never with a datamatch; for MMIO it lets KVM use its fast MMIO bus) at `address`,
+// optionally only when the value equals `datamatch`, signals `eventfd` instead of exiting.
+struct IoEventFd {
+    uint64_t address { 0 };
+    uint32_t length { 0 };
+    std::optional<uint64_t> datamatch;
+    int eventfd { -1 };
+    IoEventSpace space { IoEventSpace::Mmio };
+};
 
 class VmFd {
 public:
@@ -34,6 +49,17 @@ public:
     [[nodiscard]] Result<void> set_gsi_routing(std::span<kvm_irq_routing_entry const>) const;
     // KVM_IRQ_LINE: drive a GSI of the in-kernel PIC/IOAPIC.
     [[nodiscard]] Result<void> set_irq_line(Gsi, bool asserted) const;
+
+    // KVM_IOEVENTFD. InvalidArgument for a length other than 0/1/2/4/8, a zero length with a
+    // datamatch, or no eventfd; EEXIST (Errc::Sys) for a duplicate. Unregistering
+    // takes the same description as registering (KVM matches address, length, fd, datamatch).
+    [[nodiscard]] Result<void> register_ioeventfd(IoEventFd const&) const;
+    [[nodiscard]] Result<void> unregister_ioeventfd(IoEventFd const&) const;
+    // KVM_IRQFD: a write to `eventfd` injects `gsi` (through the GSI routing table, so an MSI
+    // route or an irqchip pin). With `resample_fd` the GSI is level-triggered: KVM deasserts it
+    // on the guest's EOI and signals `resample_fd`, so the device can re-assert it (INTx).
+    [[nodiscard]] Result<void> register_irqfd(int eventfd, Gsi, std::optional<int> resample_fd = {}) const;
+    [[nodiscard]] Result<void> unregister_irqfd(int eventfd, Gsi) const;
 
     [[nodiscard]] Result<VcpuFd> create_vcpu(VcpuId) const;
     [[nodiscard]] int fd() const { return m_fd.get(); }

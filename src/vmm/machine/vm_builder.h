@@ -8,6 +8,7 @@
 #include "vmm/arch/topology.h"
 #include "vmm/boot/boot_loader.h"
 #include "vmm/chardev/char_backend.h"
+#include "vmm/event/event_loop.h"
 #include "vmm/machine/build_error.h"
 #include "vmm/machine/vm_config.h"
 #include "vmm/machine/vmm.h"
@@ -19,10 +20,13 @@ namespace monarch::vmm::machine {
 
 class VmBuilder {
 public:
-    explicit VmBuilder(VmConfig config);
+    // `loop`: where the VM's device back ends are served (virtio queue kicks and host I/O, e.g.
+    // VirtioWiring::Resources::loop is loop.context()); it must outlive the built Vmm.
+    VmBuilder(VmConfig config, event::EventLoop& loop);
     [[nodiscard]] BuildResult<std::unique_ptr<Vmm>> build() &&;
 
 private:
+    [[nodiscard]] BuildResult<void> refuse_unattached_devices();
     [[nodiscard]] BuildResult<void> create_memory();
     [[nodiscard]] BuildResult<void> read_images();
     [[nodiscard]] BuildResult<void> write_firmware_tables();
@@ -36,6 +40,7 @@ private:
     [[nodiscard]] BuildResult<void> attach_serial();
 
     VmConfig m_config;
+    event::EventLoop& m_loop;
     std::unique_ptr<Vmm> m_vmm;
     SerialSpec m_serial_spec;
     arch::CpuTopology m_topology;

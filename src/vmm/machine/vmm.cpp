@@ -4,6 +4,8 @@
 #include "common/log.h"
 #include "vmm/exit_status.h"
 
+#include <unistd.h>
+
 namespace monarch::vmm::machine {
 
 Vmm::~Vmm() { stop_all(); }
@@ -17,8 +19,11 @@ Result<void> Vmm::start()
 
 Result<std::unique_ptr<event::FdWatch>> Vmm::watch_exit(event::EventLoop& loop, std::function<void(int)> on_exit)
 {
-    // The latch's eventfd stays readable once written: report the status once only.
+    // The latch's eventfd is read empty (the status itself stays in the latch), so that the
+    // level-triggered watch does not fire again; the status is reported once only.
     return loop.watch_readable(m_exit->fd(), [this, on_exit = std::move(on_exit), reported = false]() mutable {
+        uint64_t count = 0;
+        (void)!::read(m_exit->fd(), &count, sizeof count);
         if (reported || !m_exit->requested())
             return;
         reported = true;
@@ -26,14 +31,13 @@ Result<std::unique_ptr<event::FdWatch>> Vmm::watch_exit(event::EventLoop& loop, 
     });
 }
 
-int Vmm::run(int signal_fd)
+int Vmm::run(event::EventLoop& loop, int signal_fd)
 {
     if (auto started = start(); !started) {
         log::error("cannot start the VM: {}", to_string(started.error()));
         stop_all();
         return exit_status::HostError;
     }
-    event::EventLoop loop;
     auto signals = loop.watch_signals(signal_fd, [this](int signal_number) {
         log::info("signal {} received: stopping the VM", signal_number);
         m_exit->request(exit_status::Signalled);

@@ -35,9 +35,10 @@ public:
     Vmm& operator=(Vmm const&) = delete;
     ~Vmm();
 
-    // Runs the VM until it ends; returns the process exit status. `signal_fd` is the signalfd
-    // from block_termination_signals().
-    [[nodiscard]] int run(int signal_fd);
+    // Runs the VM on `loop` until it ends; returns the process exit status. `signal_fd` is the
+    // signalfd from block_termination_signals(). The loop is the caller's so that whatever
+    // else must be served while the VM runs (device back ends, the API) shares it.
+    [[nodiscard]] int run(event::EventLoop& loop, int signal_fd);
 
     // The steps of run(), for the API: start the console and the vCPUs; watch for the end on
     // `loop` (on_exit gets the exit status once); stop everything (idempotent).

@@ -4,6 +4,21 @@
 // lengths that do not overflow, no loops, at most queue-size descriptors (or the indirect
 // table's size), no indirect table inside an indirect table, no readable descriptor after a
 // writable one. A violation is an Errc::Corrupt error; the device then asks for a reset.
+//
+// Choices the spec leaves open (section 2.7.5 and 2.7.5.3):
+// - A zero-length descriptor is allowed but skipped: it counts towards the chain length and
+//   the readable-then-writable order, its address is not checked, and it does not appear in
+//   DescriptorChain::readable/writable.
+// - An indirect table holds at most max(queue size, MAX_INDIRECT_DESCRIPTORS) descriptors
+//   (Linux puts more than queue-size segments in one table when indirect is negotiated); its
+//   length must be a non-zero multiple of 16. Direct descriptors before it count separately.
+// - A chain's buffers may add up to at most 2^32 bytes (section 2.7.5: "longer than 2^32
+//   bytes in total" is forbidden).
+// - Once a queue has seen a corrupt chain or available index it stays broken: pop() and
+//   push_used() answer Errc::Corrupt until the transport builds a new Virtqueue (reset).
+//
+// Threading: a Virtqueue is used by one thread (the device's event loop); the driver runs on
+// other CPUs, so shared ring fields are read and written with acquire/release ordering.
 #pragma once
 
 #include "common/result.h"
@@ -13,6 +28,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <string_view>
 #include <vector>
 
 namespace monarch::vmm::virtio {
@@ -44,25 +60,46 @@ struct DescriptorChain {
 
 class Virtqueue {
 public:
+    static constexpr uint32_t MAX_INDIRECT_DESCRIPTORS = 1024;
+
     // Errc::InvalidArgument when the rings do not lie inside guest RAM or are misaligned
     // (virtio 1.2 section 2.7: 16/2/4-byte alignment) or the size is not a power of two.
     [[nodiscard]] static Result<Virtqueue> create(GuestMemory& memory, QueueConfig const& config);
+    // A queue the driver did not enable (size 0): pop() finds nothing, push_used() fails with
+    // InvalidArgument, needs_notification() is false. Transports put these in
+    // ActivateContext::queues so that the vector always has one entry per declared queue.
+    [[nodiscard]] static Virtqueue disabled(GuestMemory& memory) { return Virtqueue { memory, QueueConfig {} }; }
+    [[nodiscard]] bool enabled() const { return m_config.size != 0; }
 
     // The next available chain, or nullopt when the driver has made none available.
     // Errc::Corrupt for a malformed chain or an available index more than `size` ahead.
+    // With EVENT_IDX, pop() publishes avail_event itself: returning nullopt means the driver
+    // will notify for its next buffer (the race with a concurrent add is closed inside pop()).
     [[nodiscard]] Result<std::optional<DescriptorChain>> pop();
     // Returns a chain to the driver with `written` bytes written into its writable buffers.
     [[nodiscard]] Result<void> push_used(uint16_t head, uint32_t written);
     // After one or more push_used(): whether the driver wants an interrupt now (EVENT_IDX
     // used_event, or VRING_AVAIL_F_NO_INTERRUPT without it; section 2.7.7 and 2.7.10).
     [[nodiscard]] bool needs_notification();
-    // With EVENT_IDX, publish avail_event so the driver notifies us for the next buffer.
+    // With EVENT_IDX, publish avail_event so the driver notifies us for the next buffer
+    // (pop() already does this when it finds the ring empty; harmless to call again).
     void enable_notification();
+
+    // The driver broke the ring protocol on this queue (see above).
+    [[nodiscard]] bool broken() const { return m_broken; }
+    // The available index we will consume next and the used index we published last.
+    [[nodiscard]] uint16_t next_available() const { return m_next_available; }
+    [[nodiscard]] uint16_t next_used() const { return m_next_used; }
 
     [[nodiscard]] QueueConfig const& config() const { return m_config; }
 
 private:
     Virtqueue(GuestMemory& memory, QueueConfig const& config) : m_memory(&memory), m_config(config) {}
+
+    [[nodiscard]] Result<DescriptorChain> walk_chain(uint16_t head);
+    [[nodiscard]] Result<uint16_t> available_index();
+    void publish_avail_event();
+    Failure mark_broken(std::string_view why);
 
     GuestMemory* m_memory;
     QueueConfig m_config;
@@ -70,9 +107,12 @@ private:
     uint16_t m_next_used { 0 };       // used->idx we publish
     uint16_t m_signalled_used { 0 };  // used->idx at the last interrupt (EVENT_IDX)
     bool m_signalled_valid { false };
+    bool m_broken { false };
 };
 
-// Copies across a chain's buffers, bounds-checked, for device models.
+// Copies across a chain's buffers, bounds-checked, for device models: the bytes at `offset`
+// of the buffers taken end to end, up to the size of `out`/`in` or the end of the buffers.
+// Returns how many bytes were copied (less than asked when the buffers end first).
 [[nodiscard]] Result<size_t> read_from_chain(GuestMemory&, std::span<GuestBuffer const>, uint64_t offset, std::span<std::byte> out);
 [[nodiscard]] Result<size_t> write_to_chain(GuestMemory&, std::span<GuestBuffer const>, uint64_t offset, std::span<std::byte const> in);
 

@@ -208,3 +208,45 @@ TEST_CASE("http: error bodies are JSON objects naming the error", "[unit][http]"
     auto invalid = http::HttpResponse::error(400, std::string("bad \xff byte"));
     CHECK(invalid.body.find("bad ") != std::string::npos);
 }
+
+TEST_CASE("http: a header over the limit is answered 431", "[unit][http]")
+{
+    http::HttpServerLimits limits;
+    limits.max_header = 1024;
+    ServerFixture server(limits);
+    RawUnixClient client(server.path());
+    REQUIRE(client.send("GET /x HTTP/1.1\r\nHost: h\r\nX-Padding: " + std::string(4096, 'p') + "\r\n\r\n"));
+    auto response = client.read_response(1s);
+    REQUIRE(response);
+    CHECK(status_of(*response) == 431);
+    CHECK(server.requests().empty());
+}
+
+TEST_CASE("http: connections beyond the limit are closed at once and the others served", "[unit][http]")
+{
+    http::HttpServerLimits limits;
+    limits.max_connections = 2;
+    ServerFixture server(limits);
+    RawUnixClient first(server.path());
+    RawUnixClient second(server.path());
+    REQUIRE(first.send(make_request("GET", "/1")));
+    REQUIRE(second.send(make_request("GET", "/2")));
+    REQUIRE(first.read_response(1s));
+    REQUIRE(second.read_response(1s));
+    RawUnixClient third(server.path());
+    CHECK(third.wait_closed(1s));
+    REQUIRE(first.send(make_request("GET", "/again")));
+    CHECK(first.read_response(1s).has_value());
+}
+
+TEST_CASE("http: an idle timeout, when set, closes a silent connection", "[unit][http]")
+{
+    http::HttpServerLimits limits;
+    limits.idle_timeout = 200ms;
+    ServerFixture server(limits);
+    RawUnixClient silent(server.path());
+    REQUIRE(silent.connected());
+    auto const start = std::chrono::steady_clock::now();
+    CHECK(silent.wait_closed(2s));
+    CHECK(std::chrono::steady_clock::now() - start >= 150ms);
+}
