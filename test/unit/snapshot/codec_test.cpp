@@ -116,7 +116,7 @@ TEST_CASE("a UART with pending bytes and IER set comes back identical", "[unit][
     CHECK(copy.restore(bad).error().code == Errc::InvalidArgument);
 }
 
-TEST_CASE("vCPU state encodes every field and decodes back; padding is not carried", "[unit][snapshot][vcpu]")
+TEST_CASE("vCPU state encodes every field and decodes back, padding not carried", "[unit][snapshot][vcpu]")
 {
     VcpuState state;
     // Distinct values in every byte of each structure (padding included, which must not matter).

@@ -98,7 +98,7 @@ TEST_CASE("monarch-vmm --restore refuses tampered, truncated, wrong-key and repl
     CHECK(result.output.find("intact") == std::string::npos);
 }
 
-TEST_CASE("--restore without --owner-key is a usage error", "[unit][snapshot][restore]")
+TEST_CASE("restore without an owner key is a usage error", "[unit][snapshot][restore]")
 {
     auto result = monarch::test::run_process({ VMM, "--restore", "source_url=file:///nonexistent" });
     CHECK(result.exit_code == 64);
