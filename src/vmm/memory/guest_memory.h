@@ -38,13 +38,15 @@ public:
     [[nodiscard]] Result<void> read(GuestPhysAddr gpa, std::span<std::byte> out)
     {
         auto source = TRY(span(gpa, out.size()));
-        std::memcpy(out.data(), source.data(), out.size());
+        if (!out.empty()) // memcpy's pointers must be valid even for a zero length
+            std::memcpy(out.data(), source.data(), out.size());
         return {};
     }
     [[nodiscard]] Result<void> write(GuestPhysAddr gpa, std::span<std::byte const> in)
     {
         auto target = TRY(span(gpa, in.size()));
-        std::memcpy(target.data(), in.data(), in.size());
+        if (!in.empty())
+            std::memcpy(target.data(), in.data(), in.size());
         return {};
     }
     [[nodiscard]] Result<void> fill(GuestPhysAddr gpa, uint64_t length, std::byte value)

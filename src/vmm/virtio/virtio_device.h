@@ -7,7 +7,9 @@
 // Threading: every call below except the constructor arrives on the VMM's event-loop thread
 // (the io_context the device was given). Transports post vCPU-thread register writes there;
 // queue notifications arrive there from ioeventfds. So a device is single-threaded and needs
-// no lock of its own for queue state.
+// no lock of its own for queue state. (One exception: the transport's constructor calls
+// read_config() once, on the constructing thread, before the loop runs anything for the device;
+// afterwards vCPU-thread reads are served from a copy the transport refreshes on the loop.)
 #pragma once
 
 #include "common/result.h"
@@ -54,7 +56,8 @@ public:
 struct ActivateContext {
     uint64_t acked_features { 0 };
     GuestMemory& memory;
-    std::vector<Virtqueue>& queues;   // one per queue the device declared, same order
+    std::vector<Virtqueue>& queues;   // one per queue the device declared, same order; a queue
+                                      // the driver did not enable is Virtqueue::disabled()
     VirtioInterrupt& interrupt;
 };
 

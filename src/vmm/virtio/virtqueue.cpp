@@ -125,7 +125,7 @@ Result<std::optional<DescriptorChain>> Virtqueue::pop()
     return std::optional<DescriptorChain> { std::move(*chain) };
 }
 
-Result<void> Virtqueue::push_used(uint16_t head, uint32_t written)
+Result<void> Virtqueue::push_used(uint16_t head, uint32_t written, Publish publish)
 {
     if (m_broken)
         return fail(Errc::Corrupt, "virtqueue: queue is broken until reset");
@@ -136,7 +136,16 @@ Result<void> Virtqueue::push_used(uint16_t head, uint32_t written)
     ring::UsedElement const value { head, written };
     std::memcpy(element.data(), &value, sizeof value);
     ++m_next_used;
-    // Release: the element (and the data the device wrote) is visible before the new idx.
+    if (publish == Publish::Later)
+        return {};
+    return publish_used();
+}
+
+Result<void> Virtqueue::publish_used()
+{
+    if (m_broken)
+        return fail(Errc::Corrupt, "virtqueue: queue is broken until reset");
+    // Release: the elements (and the data the device wrote) are visible before the new idx.
     auto index = TRY(ring_field(*m_memory, m_config.used_ring, ring::USED_IDX, 2));
     ring::store_release_u16(index, m_next_used);
     return {};

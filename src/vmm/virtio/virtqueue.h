@@ -77,7 +77,13 @@ public:
     // will notify for its next buffer (the race with a concurrent add is closed inside pop()).
     [[nodiscard]] Result<std::optional<DescriptorChain>> pop();
     // Returns a chain to the driver with `written` bytes written into its writable buffers.
-    [[nodiscard]] Result<void> push_used(uint16_t head, uint32_t written);
+    // Publish::Later writes the used element but not used->idx: a device that returns several
+    // chains as one unit (virtio-net's mergeable receive buffers, section 5.1.6.4) publishes
+    // them together with publish_used(), so a polling driver never sees part of a frame.
+    enum class Publish : uint8_t { Now, Later };
+    [[nodiscard]] Result<void> push_used(uint16_t head, uint32_t written, Publish publish = Publish::Now);
+    // Makes every element written by push_used(..., Publish::Later) visible to the driver.
+    [[nodiscard]] Result<void> publish_used();
     // After one or more push_used(): whether the driver wants an interrupt now (EVENT_IDX
     // used_event, or VRING_AVAIL_F_NO_INTERRUPT without it; section 2.7.7 and 2.7.10).
     [[nodiscard]] bool needs_notification();

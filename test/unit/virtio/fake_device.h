@@ -105,6 +105,14 @@ public:
         if (m_interrupt != nullptr)
             m_interrupt->signal_config();
     }
+    // An asynchronous completion (host I/O) that found the ring broken: the device marks itself
+    // and signals the queue, as real devices do at the end of a completion batch.
+    void fail_asynchronously(uint16_t index)
+    {
+        broken = true;
+        if (m_interrupt != nullptr)
+            m_interrupt->signal_queue(index);
+    }
     [[nodiscard]] bool active() const { return m_queues != nullptr; }
     [[nodiscard]] std::vector<vmm::virtio::Virtqueue>& queues() { return *m_queues; }
 

@@ -181,17 +181,22 @@ TEST_CASE("create() refuses a reserved CID and a socket path that exists or does
     TempDir dir;
     auto path = dir.path() + "/v.sock";
     for (uint64_t cid : { 0ULL, 1ULL, 2ULL, 0xffffffffULL, 1ULL << 32 }) {
-        auto device = vs::VsockDevice::create(io, { cid, path });
+        auto device = vs::VsockDevice::create(io, vs::VsockDeviceConfig { cid, path });
         REQUIRE(!device);
         CHECK(device.error().code == Errc::InvalidArgument);
     }
-    auto too_long = vs::VsockDevice::create(io, { 3, dir.path() + "/" + std::string(120, 'a') });
+    auto too_long = vs::VsockDevice::create(io, vs::VsockDeviceConfig { 3, dir.path() + "/" + std::string(120, 'a') });
     REQUIRE(!too_long);
     CHECK(too_long.error().code == Errc::InvalidArgument);
 
-    auto first = vs::VsockDevice::create(io, { 3, path });
+    auto no_directory = vs::VsockDevice::create(io, vs::VsockDeviceConfig { 3, dir.path() + "/missing/v.sock" });
+    REQUIRE(!no_directory);
+    CHECK(no_directory.error().code == Errc::Sys);
+    CHECK(no_directory.error().sys_errno == ENOENT);
+
+    auto first = vs::VsockDevice::create(io, vmm::machine::VsockConfig { 3, path });
     REQUIRE(first);
-    auto second = vs::VsockDevice::create(io, { 4, path });
+    auto second = vs::VsockDevice::create(io, vs::VsockDeviceConfig { 4, path });
     REQUIRE(!second);
     CHECK(second.error().code == Errc::Sys);
     CHECK(second.error().sys_errno == EADDRINUSE);

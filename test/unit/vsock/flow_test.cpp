@@ -6,6 +6,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <map>
+
 using namespace monarch;
 using namespace monarch::test::vsock;
 using vs::Op;
@@ -158,6 +160,40 @@ TEST_CASE("1 MiB from the guest to the host arrives intact, paced by the device'
     CHECK(credit_updates > 0);
     CHECK(h.counters().credit_violations == 0);
     CHECK(h.device().connection_count() == 1);
+}
+
+TEST_CASE("several connections at once keep their streams apart", "[unit][vsock]")
+{
+    Harness h;
+    std::vector<HostInitiated> connections;
+    std::vector<std::vector<std::byte>> sent;
+    for (uint32_t i = 0; i < 8; ++i) {
+        connections.push_back(open_from_host(h, 9000 + i));
+        sent.push_back(pattern(20000 + 1000 * i, 10 + i));
+    }
+    for (uint32_t i = 0; i < 8; ++i)
+        connections[i].client.write_all(h, sent[i]);
+    std::map<uint32_t, std::vector<std::byte>> got;
+    auto all_there = [&] {
+        for (auto& packet : h.received)
+            if (packet.op() == Op::Rw)
+                got[packet.header.dst_port].insert(got[packet.header.dst_port].end(), packet.payload.begin(), packet.payload.end());
+        h.received.clear();
+        for (uint32_t i = 0; i < 8; ++i)
+            if (got[9000 + i].size() < sent[i].size())
+                return false;
+        return true;
+    };
+    REQUIRE(h.run_until(all_there));
+    for (uint32_t i = 0; i < 8; ++i) {
+        INFO("guest port " << 9000 + i);
+        CHECK(got[9000 + i] == sent[i]);
+        // And back, each on its own connection.
+        auto reply = pattern(3000, 100 + i);
+        h.send(h.header(Op::Rw, 9000 + i, connections[i].host_port, static_cast<uint32_t>(reply.size())), reply);
+        CHECK(connections[i].client.read_exactly(h, reply.size()) == reply);
+    }
+    CHECK(h.device().connection_count() == 8);
 }
 
 TEST_CASE("a guest that sends beyond the device's credit is reset", "[unit][vsock]")

@@ -5,6 +5,7 @@
 
 #include "common/byte_access.h"
 #include "common/log.h"
+#include "common/verify.h"
 #include "vmm/devices/pci/pci_config_access.h"
 #include "vmm/devices/pci/pci_config_space.h"
 #include "vmm/devices/pci/pci_host_bridge.h"
@@ -106,8 +107,9 @@ std::optional<uint64_t> PciRoot::allocate(BarRequest const& request)
     case BarKind::Memory32:
         return bump(m_next_mmio32, m_windows.mmio32_end);
     case BarKind::Memory64:
-        // Small 64-bit BARs go below 4 GiB where every guest (testos maps only the first 4 GiB)
-        // reaches them; big ones, or any once the low window is full, above RAM.
+        // Small 64-bit BARs go below 4 GiB, where even a guest with 32-bit page tables or an
+        // identity map of the first 4 GiB reaches them; big ones, or any once the low window
+        // is full, above RAM.
         if (request.size < 64 * layout::MiB)
             if (auto low = bump(m_next_mmio32, m_windows.mmio32_end))
                 return low;

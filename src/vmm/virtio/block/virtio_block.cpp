@@ -42,6 +42,9 @@ VirtioBlock::~VirtioBlock()
 {
     // The kernel may still be writing into guest memory or reading our iovecs.
     drain(Completion::Discard);
+    // Whatever path the VMM took to get here, writes the guest saw completed reach the disk.
+    if (!m_image.readonly() && ::fdatasync(m_image.fd()) != 0)
+        log::warn("virtio-blk: fdatasync on the disk image: {}", std::strerror(errno));
 }
 
 uint64_t VirtioBlock::device_features() const

@@ -42,6 +42,7 @@ public:
 
     // Opens and checks the image (see DiskImage::open for the errors) and sets up io_uring.
     [[nodiscard]] static Result<std::unique_ptr<VirtioBlock>> create(boost::asio::io_context& io, machine::DiskConfig const& config);
+    // Waits for I/O in flight (not completed to the guest) and fdatasync()s a writable image.
     ~VirtioBlock() override;
 
     [[nodiscard]] DeviceType device_type() const override { return DeviceType::Block; }

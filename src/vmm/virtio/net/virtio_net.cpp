@@ -296,11 +296,17 @@ bool VirtioNet::deliver_frame()
         m_rx_chains.pop_front();
         uint64_t const piece = std::min<uint64_t>(m_frame_length - offset, chain.writable_length());
         auto written = write_to_chain(m_context->memory, chain.writable, 0, std::span { m_frame.data() + offset, piece });
-        if (!written || *written != piece || !queue.push_used(chain.head, static_cast<uint32_t>(piece))) {
+        if (!written || *written != piece || !queue.push_used(chain.head, static_cast<uint32_t>(piece), Virtqueue::Publish::Later)) {
             broken();
             return false;
         }
         offset += piece;
+    }
+    // One used->idx update for the whole frame: a driver that polls never sees the first
+    // buffers of a merged frame without the rest (Linux drops such a frame as "buffers missing").
+    if (!queue.publish_used()) {
+        broken();
+        return false;
     }
     ++m_counters.rx_frames;
     m_counters.rx_bytes += m_frame_length - HEADER_BYTES;

@@ -15,7 +15,8 @@ struct NotifyAddress {
     // (the VMM adds the BAR's current guest address, and follows BAR moves).
     uint64_t offset { 0 };
     uint8_t bar { 0 };
-    uint8_t length { 0 };                // access width the driver uses
+    uint8_t length { 0 };                // access width to match; 0: any width (KVM's fast MMIO
+                                         // path; only without datamatch)
     std::optional<uint64_t> datamatch;   // the value written, when several queues share one address
 };
 

@@ -249,16 +249,24 @@ void TransportCore::stop_device()
 
 void TransportCore::handle_queue_notify(uint16_t index)
 {
-    if (!m_loop_active || index >= m_loop_queues.size() || m_device.needs_reset()) {
+    if (!m_loop_active || index >= m_loop_queues.size()) {
         std::lock_guard lock { m_mutex };
         ++m_counters.ignored_notifications;
         return;
     }
-    m_device.queue_notify(index);
-    if (m_device.needs_reset()) {
-        std::unique_lock lock { m_mutex };
-        mark_needs_reset(lock);
-    }
+    // A device that broke during asynchronous work (a completion, host input) is not kicked
+    // again; it is reported now if that has not happened yet.
+    if (!m_device.needs_reset())
+        m_device.queue_notify(index);
+    check_needs_reset();
+}
+
+void TransportCore::check_needs_reset()
+{
+    if (!m_loop_active || !m_device.needs_reset())
+        return;
+    std::unique_lock lock { m_mutex };
+    mark_needs_reset(lock);
 }
 
 void TransportCore::mark_needs_reset(std::unique_lock<std::mutex>& lock)
@@ -284,6 +292,7 @@ void TransportCore::signal_queue(uint16_t queue_index)
             return;
     }
     m_sink.queue_interrupt(queue_index);
+    check_needs_reset(); // asynchronous completions end here
 }
 
 void TransportCore::signal_config()
@@ -296,6 +305,7 @@ void TransportCore::signal_config()
             return;
     }
     m_sink.config_interrupt();
+    check_needs_reset();
 }
 
 void TransportCore::refresh_config_on_loop()

@@ -143,6 +143,7 @@ private:
     [[nodiscard]] bool features_acceptable() const;
     [[nodiscard]] bool start_device(); // DRIVER_OK: false when a queue is not usable
     void mark_needs_reset(std::unique_lock<std::mutex>& lock);
+    void check_needs_reset(); // loop thread: report VirtioDevice::needs_reset() once
     void activate_on_loop(uint64_t features, std::vector<Virtqueue> queues);
     void reset_on_loop();
     void refresh_config_on_loop();

@@ -224,7 +224,7 @@ std::vector<NotifyAddress> VirtioPci::notify_addresses() const
 {
     std::vector<NotifyAddress> addresses;
     for (uint16_t index = 0; index < m_core.queue_count(); ++index)
-        addresses.push_back(NotifyAddress { index, NOTIFY_OFFSET + uint64_t { index } * NOTIFY_OFF_MULTIPLIER, BAR_INDEX, 2, std::nullopt });
+        addresses.push_back(NotifyAddress { index, NOTIFY_OFFSET + uint64_t { index } * NOTIFY_OFF_MULTIPLIER, BAR_INDEX, 0, std::nullopt });
     return addresses;
 }
 

@@ -45,8 +45,8 @@ public:
     void bar_read(uint8_t index, uint64_t offset, std::span<std::byte> data) override;
     void bar_write(uint8_t index, uint64_t offset, std::span<std::byte const> data) override;
 
-    // One entry per queue: BAR 0, NOTIFY_OFFSET + 4 * index, 2 bytes, no datamatch (each
-    // queue has its own address). The VMM adds the BAR's current address.
+    // One entry per queue: BAR 0, NOTIFY_OFFSET + 4 * index, any width (length 0), no datamatch
+    // (each queue has its own address). The VMM adds the BAR's current address.
     [[nodiscard]] std::vector<NotifyAddress> notify_addresses() const;
     // For ioeventfd handlers on the loop thread: the driver kicked queue `index`.
     void handle_queue_notify(uint16_t index) { m_core.handle_queue_notify(index); }

@@ -6,6 +6,7 @@
 #include "common/log.h"
 
 #include <boost/asio/buffer.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include <sys/un.h>
@@ -78,7 +79,12 @@ Result<std::unique_ptr<HostListener>> HostListener::create(asio::io_context& io,
         ::unlink(listener->m_path.c_str());
         return Failure(Error::from_errno(ec.value(), "virtio-vsock: cannot listen on the host socket"));
     }
-    listener->accept_next();
+    // The device may be created on another thread than the event loop's (virtio_device.h):
+    // the first accept starts on the loop, like every later one. Clients wait in the backlog.
+    asio::post(io, [raw = listener.get(), alive = std::weak_ptr(listener->m_alive)] {
+        if (!alive.expired())
+            raw->accept_next();
+    });
     return listener;
 }
 

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "common/result.h"
+#include "vmm/machine/vm_config.h"
 #include "vmm/virtio/virtio_device.h"
 #include "vmm/virtio/vsock/muxer.h"
 #include "vmm/virtio/vsock/packet.h"
@@ -33,6 +34,11 @@ public:
     // Binds the host socket now, so that a bad path fails at VM creation. Errc::InvalidArgument
     // for a bad CID or path; Errc::Sys (EADDRINUSE...) when the socket cannot be bound.
     [[nodiscard]] static Result<std::unique_ptr<VsockDevice>> create(boost::asio::io_context& io, VsockDeviceConfig config);
+    // From --vsock cid=N,socket=PATH, with the default limits (as the other devices take theirs).
+    [[nodiscard]] static Result<std::unique_ptr<VsockDevice>> create(boost::asio::io_context& io, machine::VsockConfig const& config)
+    {
+        return create(io, VsockDeviceConfig { config.cid, config.socket });
+    }
     ~VsockDevice() override;
 
     [[nodiscard]] DeviceType device_type() const override { return DeviceType::Vsock; }
