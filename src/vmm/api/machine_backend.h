@@ -41,6 +41,8 @@ public:
     [[nodiscard]] BackendDetails details() const override;
     [[nodiscard]] Counters counters() const override;
 
+    // The running VM, or null (VMCrypt's endpoints read its memory).
+    [[nodiscard]] machine::Vmm* vmm() { return m_vmm.get(); }
     // The exit status the CLI takes for the last failed boot.
     [[nodiscard]] int last_failure_status() const { return m_last_failure_status; }
 

@@ -8,6 +8,7 @@
 #include "vmm/api/api_handler.h"
 #include "vmm/api/machine_backend.h"
 #include "vmm/api/vm_controller.h"
+#include "vmm/api/vmcrypt_routes.h"
 #include "vmm/cli/build_error_message.h"
 #include "vmm/event/event_loop.h"
 #include "vmm/exit_status.h"
@@ -35,7 +36,8 @@ std::optional<CliExit> check_api_socket(std::string const& spec)
     return std::nullopt;
 }
 
-int run_with_api(std::string const& api_socket, std::optional<machine::VmConfig> config, int signal_fd, uint64_t host_total)
+int run_with_api(std::string const& api_socket, std::optional<machine::VmConfig> config, int signal_fd, uint64_t host_total,
+    vmcrypt::VmSealing* sealing)
 {
     event::EventLoop loop;
     api::MachineBackend backend(
@@ -48,8 +50,14 @@ int run_with_api(std::string const& api_socket, std::optional<machine::VmConfig>
     api::VmController controller(backend);
     api::ApiHandler handler(controller, [&loop] { loop.stop(exit_status::Success); });
 
+    // VMCrypt's endpoints (sealed views, vm.coredump, vm.snapshot) first, then the rest.
+    api::VmcryptRoutes vmcrypt_routes(controller, [&backend] { return backend.vmm(); }, sealing);
     auto server = http::HttpServer::create(loop.context(), api_socket,
-        [&handler](http::HttpRequest const& request) { return handler.handle(request); });
+        [&handler, &vmcrypt_routes](http::HttpRequest const& request) {
+            if (auto response = vmcrypt_routes.handle(request))
+                return std::move(*response);
+            return handler.handle(request);
+        });
     if (!server) {
         // A descriptor that is not a listening socket is a bad value; a path that cannot be
         // bound is an output that cannot be created.

@@ -6,6 +6,7 @@
 
 #include "vmm/cli/options.h"
 #include "vmm/machine/vm_config.h"
+#include "vmm/vmcrypt/vm_sealing.h"
 
 #include <optional>
 
@@ -17,6 +18,6 @@ namespace monarch::vmm::cli {
 // `config`: the VM the command line describes (created and booted at once), or none.
 // `signal_fd`: from block_termination_signals(). `host_total`: MemTotal for messages.
 [[nodiscard]] int run_with_api(std::string const& api_socket, std::optional<machine::VmConfig> config, int signal_fd,
-                               uint64_t host_total);
+                               uint64_t host_total, vmcrypt::VmSealing* sealing = nullptr);
 
 } // namespace monarch::vmm::cli

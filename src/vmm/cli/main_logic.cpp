@@ -6,6 +6,7 @@
 #include "vmm/cli/build_error_message.h"
 #include "vmm/cli/device_options.h"
 #include "vmm/cli/options.h"
+#include "vmm/cli/vmcrypt_setup.h"
 #include "vmm/arch/topology.h"
 #include "vmm/event/event_loop.h"
 #include "vmm/exit_status.h"
@@ -121,12 +122,23 @@ int run_monarch_vmm(int argc, char const* const* argv)
         sized.memory = options->memory;
         return report(describe_build_error(machine::BuildError { machine::BuildStep::Memory, size.error() }, sized, host_total));
     }
+    // VMCrypt: the process becomes non-dumpable before the owner key is read.
+    std::optional<vmcrypt::VmSealing> sealing;
+    if (options->owner_key) {
+        auto created = set_up_sealing(*options->owner_key);
+        if (!created)
+            return report(created.error());
+        sealing.emplace(std::move(*created));
+    }
+    if (options->restore)
+        return run_restore(*options->restore, *sealing, host_total);
+    vmcrypt::VmSealing* const sealing_ptr = sealing ? &*sealing : nullptr;
     // With --api-socket and no --kernel, the VM comes from vm.create (Cloud Hypervisor's way).
     if (options->api_socket && !options->kernel) {
         auto signal_fd = machine::block_termination_signals();
         if (!signal_fd)
             return report(CliExit { exit_status::HostError, to_string(signal_fd.error()) });
-        return run_with_api(*options->api_socket, std::nullopt, signal_fd->get(), host_total);
+        return run_with_api(*options->api_socket, std::nullopt, signal_fd->get(), host_total, sealing_ptr);
     }
     auto config = resolve(*options);
     if (!config)
@@ -139,7 +151,7 @@ int run_monarch_vmm(int argc, char const* const* argv)
         return report(CliExit { exit_status::HostError, to_string(signal_fd.error()) });
 
     if (options->api_socket)
-        return run_with_api(*options->api_socket, std::move(*config), signal_fd->get(), host_total);
+        return run_with_api(*options->api_socket, std::move(*config), signal_fd->get(), host_total, sealing_ptr);
     event::EventLoop loop; // before the VM: it outlives everything the VM registers on it
     auto vmm = machine::VmBuilder(*config, loop).build();
     if (!vmm)

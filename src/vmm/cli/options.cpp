@@ -38,6 +38,7 @@ struct RawOptions {
     bool api_socket_given { false }; // an empty value is an error, not "no API"
     std::string kernel, initrd, cmdline, memory, cpus, serial { "stdio" }, log_level { "warn" };
     RawDeviceOptions devices;
+    std::string owner_key, restore;
 };
 
 void add_options(CLI::App& app, RawOptions& raw)
@@ -61,6 +62,13 @@ void add_options(CLI::App& app, RawOptions& raw)
            "for a listening socket inherited from the parent. Without --kernel, wait for vm.create")
         ->type_name("SOCKET")
         ->each([&raw](std::string const&) { raw.api_socket_given = true; });
+    app.add_option("--owner-key", raw.owner_key,
+           "VMCrypt owner key: file=PATH (mode 0600, 32 raw bytes or 64 hex digits) or fd=N (32 raw bytes). "
+           "Enables sealed memory views, dumps and snapshots; the process becomes non-dumpable")
+        ->type_name("SOURCE");
+    app.add_option("--restore", raw.restore,
+           "Restore a sealed snapshot: source_url=file:///DIR[,generation=N] (needs --owner-key)")
+        ->type_name("SPEC");
 }
 
 // "monarch-vmm 0.1.0"; run as cloud-hypervisor (libvirt's ch driver runs
@@ -112,6 +120,20 @@ std::expected<Options, CliExit> convert(RawOptions const& raw)
     if (!devices)
         return usage(devices.error());
     options.devices = std::move(*devices);
+    if (!raw.owner_key.empty()) {
+        auto spec = parse_owner_key_spec(raw.owner_key);
+        if (!spec)
+            return usage(fmt::format("{} (got '{}')", to_string(spec.error()), raw.owner_key));
+        options.owner_key = *spec;
+    }
+    if (!raw.restore.empty()) {
+        auto spec = parse_restore_spec(raw.restore);
+        if (!spec)
+            return usage(fmt::format("{} (got '{}')", to_string(spec.error()), raw.restore));
+        if (!options.owner_key)
+            return usage("--restore needs --owner-key (the snapshot is sealed for the VM's owner)");
+        options.restore = *spec;
+    }
     if (options.initrd && !options.kernel)
         return usage("--initrd needs --kernel (the built-in test guest takes no initrd)");
     return options;

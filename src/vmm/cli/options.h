@@ -7,6 +7,7 @@
 #include "common/log.h"
 #include "common/result.h"
 #include "vmm/cli/device_options.h"
+#include "vmm/cli/owner_key_option.h"
 
 #include <cstdint>
 #include <expected>
@@ -35,6 +36,9 @@ struct Options {
     std::string serial { "stdio" };      // checked by the serial back end's parser
     log::Level log_level { log::Level::Warn };
     DeviceOptions devices;               // --disk, --net, --vsock, --rng, --console
+    // --owner-key file=PATH|fd=N and --restore source_url=...: VMCrypt (owner_key_option.h).
+    std::optional<OwnerKeySpec> owner_key;
+    std::optional<RestoreSpec> restore;
 };
 
 // How the program ends without running a VM: help or version (status 0, text for stdout), or

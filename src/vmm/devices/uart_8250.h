@@ -4,6 +4,7 @@
 // host through enqueue_rx(). Pure model: no fds, no KVM; the interrupt goes through an IrqLine.
 #pragma once
 
+#include "common/result.h"
 #include "vmm/devices/bus_device.h"
 #include "vmm/devices/irq_level.h"
 #include "vmm/devices/irq_line.h"
@@ -15,6 +16,7 @@
 #include <mutex>
 #include <optional>
 #include <span>
+#include <vector>
 
 namespace monarch::vmm {
 
@@ -85,6 +87,24 @@ struct UartCounters {
     uint64_t wide_accesses { 0 };    // accesses wider than 1 byte: the low byte is used
 };
 
+// Everything of the UART that the guest can observe, for snapshots (vmm/snapshot encodes it).
+// Host-side things (the transmit callback, a host that is waiting for room, counters) are not part of it.
+struct UartState {
+    std::vector<std::byte> rx_fifo; // received bytes not yet read, oldest first
+    uint8_t ier { 0 };
+    uint8_t lcr { 0 };
+    uint8_t mcr { 0 };
+    uint8_t lsr_errors { 0 };
+    uint8_t msr { 0 };
+    uint8_t scr { 0 };
+    uint8_t dll { 0 };
+    uint8_t dlm { 0 };
+    bool fifo_enabled { false };
+    uint8_t rx_trigger { 1 };
+    bool thr_interrupt { false };
+    bool operator==(UartState const&) const = default;
+};
+
 class Uart8250 final : public BusDevice {
 public:
     static constexpr size_t FIFO_SIZE = 16;
@@ -105,6 +125,11 @@ public:
     void set_rx_room_callback(std::function<void()> callback);
 
     [[nodiscard]] UartCounters counters() const;
+
+    // Snapshot and restore (uart_8250_state.cpp). restore() checks every field first
+    // (InvalidArgument, nothing changed) and then sets the interrupt line to match.
+    [[nodiscard]] UartState state() const;
+    [[nodiscard]] Result<void> restore(UartState const&);
 
 private:
     [[nodiscard]] uint8_t read_register(uint64_t offset, bool& made_room);

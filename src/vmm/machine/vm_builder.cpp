@@ -79,6 +79,7 @@ BuildResult<void> VmBuilder::write_firmware_tables()
     firmware.pci = pci::firmware_info(m_pci_windows);
     auto tables = TRY_STEP(BuildStep::FirmwareTables, acpi::write_firmware_tables(*m_vmm->m_memory, firmware));
     m_rsdp = tables.rsdp;
+    m_vmm->m_firmware_windows = tables.regions;
     return {};
 }
 
@@ -86,6 +87,7 @@ BuildResult<void> VmBuilder::load_kernel()
 {
     boot::BootConfig config { m_kernel, m_initrd, m_config.cmdline, m_rsdp };
     m_boot = TRY_STEP(BuildStep::LoadKernel, boot::load_kernel(*m_vmm->m_memory, config));
+    m_vmm->m_boot_regions = m_boot.loaded;
     // The entry state's GDT (and for the 64-bit entry, the identity-mapped page tables).
     if (m_boot.protocol == boot::BootProtocol::Linux64)
         TRY_STEP_VOID(BuildStep::LoadKernel, arch::write_linux64_gdt_and_page_tables(*m_vmm->m_memory));

@@ -11,6 +11,7 @@
 #include "vmm/devices/acpi_pm.h"
 #include "vmm/devices/bus.h"
 #include "vmm/devices/irq_line.h"
+#include "vmm/boot/boot_loader.h"
 #include "vmm/kvm/kvm.h"
 #include "vmm/devices/pci/pci_root.h"
 #include "vmm/machine/adapters/kvm_msi_router.h"
@@ -23,6 +24,8 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
+#include <utility>
 #include <vector>
 
 namespace monarch::vmm::machine {
@@ -58,6 +61,12 @@ public:
 
     [[nodiscard]] GuestMemoryMmap& memory() { return *m_memory; }
     [[nodiscard]] VcpuRunner& vcpus() { return *m_vcpus; }
+    // What the management plane supplied and the builder loaded into RAM (VMCrypt's clear
+    // regions, vmcrypt::supplied_regions): the firmware-table windows and the loader's regions.
+    [[nodiscard]] std::span<std::pair<GuestPhysAddr, uint64_t> const> firmware_windows() const { return m_firmware_windows; }
+    [[nodiscard]] std::span<boot::LoadedRegion const> boot_regions() const { return m_boot_regions; }
+    // COM1's model, for snapshots; null before attach_serial.
+    [[nodiscard]] Uart8250* com1() { return m_com1.get(); }
 
 private:
     friend class VmBuilder;
@@ -67,6 +76,8 @@ private:
 
     // Declared in construction order; destroyed in reverse: vCPU threads first, memory last.
     std::unique_ptr<GuestMemoryMmap> m_memory;
+    std::vector<std::pair<GuestPhysAddr, uint64_t>> m_firmware_windows;
+    std::vector<boot::LoadedRegion> m_boot_regions;
     std::optional<kvm::Kvm> m_kvm;
     std::optional<kvm::VmFd> m_vm;
     std::optional<ExitLatch> m_exit;

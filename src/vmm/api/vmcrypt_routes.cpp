@@ -1,0 +1,198 @@
+// SPDX-License-Identifier: Apache-2.0
+// VMCrypt's endpoints. Errors use the API's one shape, {"error": "..."}: 400 bad request, 404 no
+// VM, 409 no owner key (nothing can be sealed), 500 the host failed.
+#include "vmm/api/vmcrypt_routes.h"
+
+#include "common/log.h"
+#include "vmm/api/vm_config_json.h"
+#include "vmm/snapshot/device_state.h"
+#include "vmm/snapshot/snapshot_file.h"
+#include "vmm/vmcrypt/clear_regions.h"
+#include "vmm/vmcrypt/sealed_dump.h"
+#include "vmm/vmcrypt/sealed_file.h"
+#include "vmm/vmcrypt/sealed_view.h"
+
+#include <charconv>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+namespace monarch::vmm::api {
+
+using http::HttpResponse;
+
+namespace {
+
+constexpr std::string_view CLEAR_REGIONS = "/api/v1/monarch/memory/clear-regions";
+constexpr std::string_view MEMORY = "/api/v1/monarch/memory";
+constexpr std::string_view COREDUMP = "/api/v1/vm.coredump";
+constexpr std::string_view SNAPSHOT = "/api/v1/vm.snapshot";
+
+std::optional<uint64_t> parse_number(std::string_view text)
+{
+    int base = 10;
+    if (text.starts_with("0x") || text.starts_with("0X")) {
+        text.remove_prefix(2);
+        base = 16;
+    }
+    uint64_t value = 0;
+    auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value, base);
+    if (text.empty() || error != std::errc() || end != text.data() + text.size())
+        return std::nullopt;
+    return value;
+}
+
+// Pauses the vCPUs (if running) for the life of the object, so that a dump or snapshot is
+// one consistent image.
+class PauseWhile {
+public:
+    explicit PauseWhile(VmController& controller)
+        : m_controller(controller)
+        , m_paused_here(controller.state() == VmState::Running && controller.pause().has_value())
+    {
+    }
+    ~PauseWhile()
+    {
+        if (m_paused_here)
+            (void)m_controller.resume();
+    }
+    PauseWhile(PauseWhile const&) = delete;
+    PauseWhile& operator=(PauseWhile const&) = delete;
+
+private:
+    VmController& m_controller;
+    bool m_paused_here;
+};
+
+HttpResponse host_error(std::string_view what, Error const& error)
+{
+    log::warn("api: {} failed: {}", what, to_string(error));
+    unsigned const status = error.code == Errc::Sys || error.code == Errc::Corrupt ? 500 : 400;
+    return HttpResponse::error(status, fmt::format("{}: {}", what, to_string(error)));
+}
+
+} // namespace
+
+Result<std::optional<vmcrypt::ViewRange>> parse_view_query(std::string_view target)
+{
+    auto question = target.find('?');
+    if (question == std::string_view::npos)
+        return std::optional<vmcrypt::ViewRange> {};
+    std::optional<uint64_t> gpa, length;
+    std::string_view query = target.substr(question + 1);
+    while (!query.empty()) {
+        auto amp = query.find('&');
+        std::string_view pair = query.substr(0, amp);
+        query = amp == std::string_view::npos ? std::string_view {} : query.substr(amp + 1);
+        auto equals = pair.find('=');
+        if (equals == std::string_view::npos)
+            return fail(Errc::InvalidArgument, "memory: query parameters are gpa=N&length=N");
+        auto value = parse_number(pair.substr(equals + 1));
+        if (!value)
+            return fail(Errc::InvalidArgument, "memory: gpa and length are decimal or 0x-hex numbers");
+        auto key = pair.substr(0, equals);
+        if (key == "gpa")
+            gpa = value;
+        else if (key == "length")
+            length = value;
+        else
+            return fail(Errc::InvalidArgument, "memory: query parameters are gpa=N&length=N");
+    }
+    if (!gpa && !length)
+        return std::optional<vmcrypt::ViewRange> {};
+    if (!gpa || !length)
+        return fail(Errc::InvalidArgument, "memory: give both gpa and length, or neither (all RAM)");
+    return std::optional<vmcrypt::ViewRange> { vmcrypt::ViewRange { GuestPhysAddr { *gpa }, *length } };
+}
+
+Result<std::string> url_path_from_body(std::string_view body, char const* key)
+{
+    auto json = nlohmann::json::parse(body, nullptr, false);
+    if (json.is_discarded() || !json.is_object() || !json.contains(key) || !json[key].is_string())
+        return fail(Errc::InvalidArgument, "body must be a JSON object with a file:/// URL string");
+    return vmcrypt::path_from_file_url(json[key].get<std::string>());
+}
+
+std::optional<HttpResponse> VmcryptRoutes::handle(http::HttpRequest const& request)
+{
+    std::string_view const path = request.path;
+    bool const get = path == CLEAR_REGIONS || path == MEMORY;
+    if (!get && path != COREDUMP && path != SNAPSHOT)
+        return std::nullopt;
+    if (request.method != (get ? "GET" : "PUT"))
+        return HttpResponse::error(405, fmt::format("{} takes {}", path, get ? "GET" : "PUT"));
+    machine::Vmm* vmm = m_vmm();
+    if (!vmm)
+        return HttpResponse::error(STATUS_NOT_CREATED, "VMCrypt: the VM is not booted");
+    if (path == CLEAR_REGIONS)
+        return clear_regions(*vmm);
+    if (!m_sealing)
+        return HttpResponse::error(409, "VMCrypt: monarch-vmm has no owner key (--owner-key): nothing can be sealed");
+    if (path == MEMORY)
+        return memory(request, *vmm);
+    if (path == COREDUMP)
+        return coredump(request, *vmm);
+    return snapshot(request, *vmm);
+}
+
+HttpResponse VmcryptRoutes::clear_regions(machine::Vmm& vmm) const
+{
+    vmcrypt::ClearRegions regions(vmcrypt::supplied_regions(vmm.firmware_windows(), vmm.boot_regions()));
+    nlohmann::json list = nlohmann::json::array();
+    for (auto const& region : regions.list())
+        list.push_back({ { "name", region.name }, { "gpa", region.base.raw() }, { "size", region.size } });
+    nlohmann::json body = { { "regions", list }, { "total_size", regions.total_size() } };
+    return HttpResponse::json(200, body.dump());
+}
+
+HttpResponse VmcryptRoutes::memory(http::HttpRequest const& request, machine::Vmm& vmm)
+{
+    auto range = parse_view_query(request.target);
+    if (!range)
+        return HttpResponse::error(400, to_string(range.error()));
+    auto sealed = vmcrypt::seal_memory_view(vmm.memory(), *m_sealing, *range);
+    if (!sealed)
+        return host_error("memory view", sealed.error());
+    HttpResponse response;
+    response.status = 200;
+    response.content_type = "application/octet-stream";
+    // SAFETY: std::byte and char are both byte types; the span stays alive for the copy.
+    response.body.assign(reinterpret_cast<char const*>(sealed->data()), sealed->size());
+    return response;
+}
+
+HttpResponse VmcryptRoutes::coredump(http::HttpRequest const& request, machine::Vmm& vmm)
+{
+    auto path = url_path_from_body(request.body, "destination_url");
+    if (!path)
+        return HttpResponse::error(400, fmt::format("vm.coredump: {}", to_string(path.error())));
+    vmcrypt::ClearRegions regions(vmcrypt::supplied_regions(vmm.firmware_windows(), vmm.boot_regions()));
+    auto info = m_controller.info();
+    vmcrypt::DumpContents contents { &regions, info ? info->config.cpus : 0,
+        "vCPU registers are not captured yet (FIXME: pause handshake with the vCPU threads)", {} };
+    PauseWhile paused(m_controller);
+    auto written = vmcrypt::write_sealed_dump(*path, vmm.memory(), *m_sealing, contents, vmcrypt::stderr_progress("vm.coredump"));
+    if (!written)
+        return host_error("vm.coredump", written.error());
+    log::info("vm.coredump: sealed dump written, generation {}", written->raw());
+    return HttpResponse::no_content();
+}
+
+HttpResponse VmcryptRoutes::snapshot(http::HttpRequest const& request, machine::Vmm& vmm)
+{
+    auto path = url_path_from_body(request.body, "destination_url");
+    if (!path)
+        return HttpResponse::error(400, fmt::format("vm.snapshot: {}", to_string(path.error())));
+    auto info = m_controller.info();
+    nlohmann::json config = info ? vm_config_to_json(info->config) : nlohmann::json::object();
+    PauseWhile paused(m_controller);
+    std::vector<vmcrypt::NamedState> states;
+    if (auto* uart = vmm.com1())
+        states.push_back({ "uart.com1", snapshot::encode_uart(uart->state()) });
+    auto written = snapshot::write_snapshot(*path, vmm.memory(), *m_sealing, states, config, vmcrypt::stderr_progress("vm.snapshot"));
+    if (!written)
+        return host_error("vm.snapshot", written.error());
+    log::info("vm.snapshot: {} pages sealed, generation {}", written->pages, written->generation.raw());
+    return HttpResponse::no_content();
+}
+
+} // namespace monarch::vmm::api
