@@ -307,7 +307,7 @@ TEST_CASE("vmm api: a VM whose disk image is missing is refused at boot, naming 
     // Device back ends are opened before /dev/kvm, so this is the answer on every host.
     auto message = boot.json()["error"].get<std::string>();
     CHECK(message.find("--disk path=/nonexistent-monarch-disk.img") != std::string::npos);
-    CHECK(message.find("No such file or directory") != std::string::npos);
+    CHECK(message.find("does not exist") != std::string::npos);
     CHECK(vmm.call("GET", "vm.info").json()["state"] == "Created");
     CHECK(vmm.call("GET", "vmm.ping").status == 200);
 }
