@@ -69,7 +69,7 @@ json Supervisor::describe(Vm const& vm) const
 {
     json object = {
         { "name", vm.definition.name },
-        { "state", vm.deleting ? std::string_view("deleting") : to_string(vm.state) },
+        { "state", to_string(vm.state) },
         { "desired", to_string(vm.desired) },
         { "cpus", vm.definition.cpus },
         { "memory", vm.definition.memory },
@@ -102,7 +102,7 @@ void Supervisor::persist(Vm& vm)
         return;
     json state = {
         { "desired", to_string(vm.desired) },
-        { "state", vm.deleting ? std::string_view("deleting") : to_string(vm.state) },
+        { "state", to_string(vm.state) },
         { "started_at", vm.started_at },
         { "restarts", vm.restarts },
         { "last_exit", vm.last_exit },

@@ -97,4 +97,26 @@ std::vector<BusRange> Bus::ranges() const
     return result;
 }
 
+bool Bus::read_each(uint64_t address, std::span<std::byte> data, size_t width) const
+{
+    uint64_t offset = 0;
+    auto device = find(address, width, offset);
+    if (!device)
+        return false;
+    for (size_t at = 0; at + width <= data.size(); at += width)
+        device->read(offset, data.subspan(at, width));
+    return true;
+}
+
+bool Bus::write_each(uint64_t address, std::span<std::byte const> data, size_t width) const
+{
+    uint64_t offset = 0;
+    auto device = find(address, width, offset);
+    if (!device)
+        return false;
+    for (size_t at = 0; at + width <= data.size(); at += width)
+        device->write(offset, data.subspan(at, width));
+    return true;
+}
+
 } // namespace monarch::vmm

@@ -39,6 +39,11 @@ public:
     bool read(uint64_t address, std::span<std::byte> data) const;
     bool write(uint64_t address, std::span<std::byte const> data) const;
 
+    // A string instruction (rep ins/outs): data.size() / width accesses of `width` bytes to
+    // the same address, resolved once rather than per element. false: nothing there.
+    bool read_each(uint64_t address, std::span<std::byte> data, size_t width) const;
+    bool write_each(uint64_t address, std::span<std::byte const> data, size_t width) const;
+
     [[nodiscard]] std::vector<BusRange> ranges() const;
 
 private:

@@ -136,16 +136,15 @@ VcpuRunner::Next VcpuRunner::handle_exit(kvm::VcpuFd& vcpu, kvm::VcpuExit const&
 
 void VcpuRunner::handle_io(kvm::exit::Io const& io)
 {
-    // A rep ins/outs arrives as `count` accesses of `width` bytes to the same port.
-    for (uint32_t i = 0; i < io.count; ++i) {
-        auto chunk = io.data.subspan(size_t { i } * io.width, io.width);
-        bool handled = io.direction == kvm::exit::Direction::In ? m_pio.read(io.port, chunk) : m_pio.write(io.port, chunk);
-        if (handled)
-            continue;
-        m_counters.unclaimed_pio.fetch_add(1, std::memory_order_relaxed);
-        if (io.direction == kvm::exit::Direction::In)
-            std::memset(chunk.data(), 0xff, chunk.size()); // an empty ISA bus floats high
-    }
+    // A rep ins/outs arrives as `count` accesses of `width` bytes to the same port: the device
+    // is looked up once for all of them.
+    auto all = io.data.first(size_t { io.count } * io.width);
+    bool handled = io.direction == kvm::exit::Direction::In ? m_pio.read_each(io.port, all, io.width) : m_pio.write_each(io.port, all, io.width);
+    if (handled)
+        return;
+    m_counters.unclaimed_pio.fetch_add(io.count, std::memory_order_relaxed);
+    if (io.direction == kvm::exit::Direction::In)
+        std::memset(all.data(), 0xff, all.size()); // an empty ISA bus floats high
 }
 
 void VcpuRunner::handle_mmio(kvm::exit::Mmio const& mmio)

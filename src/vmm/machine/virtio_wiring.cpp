@@ -34,17 +34,18 @@ public:
         if (m_line)
             m_line->set_level(asserted);
     }
-    void connect(std::unique_ptr<KvmIrqLine> line)
+    // `line` outlives this object (the wiring's IntxLines).
+    void connect(IrqLine& line)
     {
         std::lock_guard lock { m_mutex };
-        m_line = std::move(line);
+        m_line = &line;
         if (m_level)
             m_line->set_level(true);
     }
 
 private:
     std::mutex m_mutex;
-    std::unique_ptr<KvmIrqLine> m_line;
+    IrqLine* m_line { nullptr };
     bool m_level { false };
 };
 
@@ -90,6 +91,11 @@ struct VirtioWiring::PciVirtioDevice {
 VirtioWiring::VirtioWiring(Resources resources)
     : m_resources(resources)
 {
+    // Slots share the eight INTx GSIs (pci::intx_gsi): the wire-OR in IntxLines keeps one
+    // device's deassert from dropping another's pending interrupt on the same GSI.
+    m_intx = std::make_unique<pci::IntxLines>([this](uint32_t gsi) -> IrqLine& {
+        return *m_gsi_lines.emplace_back(std::make_unique<KvmIrqLine>(m_resources.vm, Gsi { gsi }));
+    });
 }
 
 Result<std::unique_ptr<VirtioWiring>> VirtioWiring::create(Resources resources, VmConfig const& config)
@@ -119,7 +125,7 @@ Result<void> VirtioWiring::add(std::unique_ptr<virtio::VirtioDevice> device)
     entry->router = TRY(KvmMsiRouter::create(m_resources.vm, m_resources.routes, vectors));
     entry->transport = std::make_shared<virtio::VirtioPci>(*entry->device, m_resources.memory, m_resources.loop, *entry->router, entry->intx);
     entry->attachment = TRY(m_resources.root.attach(entry->transport));
-    entry->intx.connect(std::make_unique<KvmIrqLine>(m_resources.vm, Gsi { entry->attachment.intx_gsi }));
+    entry->intx.connect(m_intx->line(entry->attachment.slot, 0)); // virtio-pci uses INTA
     // From here the root refers to the entry: keep it even if a later step fails.
     auto& attached = *entry;
     {

@@ -11,6 +11,8 @@
 #pragma once
 
 #include "common/result.h"
+#include "vmm/devices/irq_line.h"
+#include "vmm/devices/pci/intx_lines.h"
 #include "vmm/devices/pci/pci_root.h"
 #include "vmm/kvm/vm_fd.h"
 #include "vmm/machine/adapters/kvm_msi_router.h"
@@ -73,6 +75,9 @@ private:
     [[nodiscard]] Result<void> attach_notifiers(PciVirtioDevice&);
 
     Resources m_resources;
+    // Before m_devices: the devices' INTx lines refer to these, so they are destroyed last.
+    std::vector<std::unique_ptr<IrqLine>> m_gsi_lines;
+    std::unique_ptr<pci::IntxLines> m_intx;
     mutable std::mutex m_mutex; // the notifiers' registration state (bar_moved vs devices())
     std::vector<std::unique_ptr<PciVirtioDevice>> m_devices;
 };

@@ -173,3 +173,28 @@ TEST_CASE("bus dispatch is safe from several threads while ranges change", "[uni
         reader.join();
     CHECK(bus.ranges().size() == 1);
 }
+
+TEST_CASE("bus string accesses reach the device once per element at the same offset", "[unit][bus]")
+{
+    Bus bus;
+    auto device = std::make_shared<RecordingDevice>(0x20);
+    REQUIRE(bus.insert(0x60, 4, device, "port"));
+
+    std::array<std::byte, 6> in {};
+    REQUIRE(bus.read_each(0x62, in, 2)); // rep insw, count 3
+    REQUIRE(device->reads.size() == 3);
+    for (auto const& access : device->reads) {
+        CHECK(access.offset == 2);
+        CHECK(access.size == 2);
+    }
+    CHECK(in[5] == std::byte { 0x22 });
+
+    std::array<std::byte, 3> out { std::byte { 1 }, std::byte { 2 }, std::byte { 3 } };
+    REQUIRE(bus.write_each(0x63, out, 1)); // rep outsb, count 3
+    REQUIRE(device->writes.size() == 3);
+    CHECK(device->last_value == 3);
+
+    CHECK_FALSE(bus.read_each(0x70, in, 2)); // nothing there
+    CHECK_FALSE(bus.read_each(0x63, in, 2)); // straddles the range's end
+    CHECK_FALSE(bus.read_each(0x60, in, 0)); // no width: never a device call
+}

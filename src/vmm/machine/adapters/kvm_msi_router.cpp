@@ -144,9 +144,9 @@ void KvmMsiRouter::trigger(uint16_t vector)
 {
     if (vector >= m_vectors.size())
         return;
-    if (m_routes.dirty())
-        if (auto committed = m_routes.commit(); !committed)
-            report(committed.error());
+    // commit() returns at once when no route changed since the last one.
+    if (auto committed = m_routes.commit(); !committed)
+        report(committed.error());
     uint64_t const one = 1;
     // EAGAIN means the counter is saturated: the interrupt is pending anyway.
     if (::write(m_vectors[vector].eventfd.get(), &one, sizeof one) < 0 && errno != EAGAIN)
