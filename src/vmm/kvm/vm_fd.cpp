@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "vmm/kvm/vm_fd.h"
 
+#include "vmm/kvm/ioctl_struct.h"
+
 #include <algorithm>
 #include <linux/kvm.h>
 #include <vector>
@@ -158,6 +160,30 @@ Result<void> VmFd::unregister_irqfd(int eventfd, Gsi gsi) const
     if (::ioctl(m_fd.get(), KVM_IRQFD, &args) < 0)
         return fail_errno("KVM_IRQFD (deassign)");
     return {};
+}
+
+Result<kvm_irqchip> VmFd::get_irqchip(uint32_t chip_id) const
+{
+    kvm_irqchip chip {};
+    chip.chip_id = chip_id;
+    // SAFETY: KVM reads chip_id and writes that chip's state into the same struct.
+    if (::ioctl(m_fd.get(), KVM_GET_IRQCHIP, &chip) < 0)
+        return fail_errno("KVM_GET_IRQCHIP");
+    return chip;
+}
+
+Result<void> VmFd::set_irqchip(kvm_irqchip const& chip) const { return detail::set_struct(m_fd.get(), KVM_SET_IRQCHIP, chip, "KVM_SET_IRQCHIP"); }
+Result<kvm_pit_state2> VmFd::get_pit2() const { return detail::get_struct<kvm_pit_state2>(m_fd.get(), KVM_GET_PIT2, "KVM_GET_PIT2"); }
+Result<void> VmFd::set_pit2(kvm_pit_state2 const& pit) const { return detail::set_struct(m_fd.get(), KVM_SET_PIT2, pit, "KVM_SET_PIT2"); }
+Result<kvm_clock_data> VmFd::get_clock() const { return detail::get_struct<kvm_clock_data>(m_fd.get(), KVM_GET_CLOCK, "KVM_GET_CLOCK"); }
+Result<void> VmFd::set_clock(kvm_clock_data const& clock) const { return detail::set_struct(m_fd.get(), KVM_SET_CLOCK, clock, "KVM_SET_CLOCK"); }
+
+int VmFd::check_extension(long capability) const
+{
+    // SAFETY: KVM_CHECK_EXTENSION takes the capability number by value; a negative result
+    // means "not supported" here, as for /dev/kvm.
+    int answer = ::ioctl(m_fd.get(), KVM_CHECK_EXTENSION, capability);
+    return answer < 0 ? 0 : answer;
 }
 
 Result<VcpuFd> VmFd::create_vcpu(VcpuId id) const

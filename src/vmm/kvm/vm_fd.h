@@ -61,6 +61,19 @@ public:
     [[nodiscard]] Result<void> register_irqfd(int eventfd, Gsi, std::optional<int> resample_fd = {}) const;
     [[nodiscard]] Result<void> unregister_irqfd(int eventfd, Gsi) const;
 
+    // The in-kernel irqchip's state, one chip at a time (KVM_IRQCHIP_PIC_MASTER,
+    // KVM_IRQCHIP_PIC_SLAVE, KVM_IRQCHIP_IOAPIC), and the PIT's (api.rst 4.26, 4.70).
+    [[nodiscard]] Result<kvm_irqchip> get_irqchip(uint32_t chip_id) const;
+    [[nodiscard]] Result<void> set_irqchip(kvm_irqchip const&) const;
+    [[nodiscard]] Result<kvm_pit_state2> get_pit2() const;
+    [[nodiscard]] Result<void> set_pit2(kvm_pit_state2 const&) const;
+    // kvmclock's guest-visible time (KVM_GET_CLOCK/KVM_SET_CLOCK): saved at pause, written
+    // back at restore so the guest's clock does not jump by the time it spent saved.
+    [[nodiscard]] Result<kvm_clock_data> get_clock() const;
+    [[nodiscard]] Result<void> set_clock(kvm_clock_data const&) const;
+    // KVM_CHECK_EXTENSION on the VM (some answers, KVM_CAP_XSAVE2's size among them, are per VM).
+    [[nodiscard]] int check_extension(long capability) const;
+
     [[nodiscard]] Result<VcpuFd> create_vcpu(VcpuId) const;
     [[nodiscard]] int fd() const { return m_fd.get(); }
 

@@ -47,6 +47,9 @@ public:
     void stop();
 
     [[nodiscard]] size_t vcpu_count() const { return m_vcpus.size(); }
+    // A vCPU's fd for state calls (snapshot, restore, introspection). Only before start() or
+    // while paused (pause() returned, resume() not called): KVM_RUN holds the vCPU otherwise.
+    [[nodiscard]] kvm::VcpuFd const& vcpu(size_t index) const { return m_vcpus.at(index); }
     [[nodiscard]] VcpuCounters const& counters() const { return m_counters; }
 
 private:

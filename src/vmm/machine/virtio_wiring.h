@@ -10,6 +10,7 @@
 // keeps the transports, which refer to what this object owns).
 #pragma once
 
+#include "common/named_state.h"
 #include "common/result.h"
 #include "vmm/devices/irq_line.h"
 #include "vmm/devices/pci/intx_lines.h"
@@ -26,6 +27,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -59,6 +61,18 @@ public:
 
     // VirtioDevice::reset() of every active device (flushes, cancels host I/O).
     void stop_devices();
+
+    // Snapshot support. quiesce(): returns once no device has host I/O in flight (a pending
+    // io_uring read would otherwise write guest RAM after the snapshot read it), with the
+    // vCPUs paused; the devices take new requests again at the next queue notification.
+    // save_state(): every transport (registers, queue addresses and positions, MSI-X table,
+    // PCI config space) and device, as records named "virtio.<slot>" (vCPUs paused, quiesced).
+    // restore_state(): those records into a wiring created from the same config whose vCPUs
+    // have not started; re-establishes ioeventfds, irqfds and MSI routes; refuses records that
+    // do not match the devices (another config) without changing anything.
+    [[nodiscard]] Result<void> quiesce();
+    [[nodiscard]] Result<std::vector<NamedState>> save_state() const;
+    [[nodiscard]] Result<void> restore_state(std::span<NamedState const> records);
 
     struct DeviceInfo {
         std::string name;   // "virtio-pci-virtio-blk"...

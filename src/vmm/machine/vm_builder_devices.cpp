@@ -41,7 +41,7 @@ BuildResult<void> VmBuilder::attach_devices()
         if (vmm.m_serial)
             vmm.m_serial->write(bytes);
     });
-    auto i8042 = std::make_shared<I8042>([&exit] {
+    auto i8042 = vmm.m_i8042 = std::make_shared<I8042>([&exit] {
         log::warn("the guest pulsed the reset line (i8042); monarch-vmm does not reboot, treating it as power-off");
         exit.request(exit_status::Success);
     });
@@ -58,7 +58,8 @@ BuildResult<void> VmBuilder::attach_devices()
     TRY_STEP_VOID(BuildStep::Devices, bus.insert(layout::PORT_COM1, layout::PORT_COM_SIZE, vmm.m_com1, "com1"));
     TRY_STEP_VOID(BuildStep::Devices, bus.insert(layout::PORT_I8042_DATA, 1, I8042::data_port(i8042), "i8042-data"));
     TRY_STEP_VOID(BuildStep::Devices, bus.insert(layout::PORT_I8042_COMMAND, 1, I8042::command_port(i8042), "i8042-command"));
-    TRY_STEP_VOID(BuildStep::Devices, bus.insert(layout::PORT_RTC, 2, std::make_shared<CmosRtc>(below_4g, above_4g), "rtc"));
+    vmm.m_rtc = std::make_shared<CmosRtc>(below_4g, above_4g);
+    TRY_STEP_VOID(BuildStep::Devices, bus.insert(layout::PORT_RTC, 2, vmm.m_rtc, "rtc"));
     TRY_STEP_VOID(BuildStep::Devices, bus.insert(layout::PORT_DEBUG_EXIT, 1, std::make_shared<DebugExit>([&exit](uint8_t value) {
         exit.request(guest_exit_status(value));
     }), "debug-exit"));

@@ -10,6 +10,8 @@
 #include "vmm/event/event_loop.h"
 #include "vmm/devices/acpi_pm.h"
 #include "vmm/devices/bus.h"
+#include "vmm/devices/cmos_rtc.h"
+#include "vmm/devices/i8042.h"
 #include "vmm/devices/irq_line.h"
 #include "vmm/boot/boot_loader.h"
 #include "vmm/kvm/kvm.h"
@@ -65,8 +67,14 @@ public:
     // regions, vmcrypt::supplied_regions): the firmware-table windows and the loader's regions.
     [[nodiscard]] std::span<std::pair<GuestPhysAddr, uint64_t> const> firmware_windows() const { return m_firmware_windows; }
     [[nodiscard]] std::span<boot::LoadedRegion const> boot_regions() const { return m_boot_regions; }
-    // COM1's model, for snapshots; null before attach_serial.
+    // The parts snapshots save and restore (snapshot/machine_state.h); null before the builder
+    // made them (the virtio wiring exists only with virtio devices).
     [[nodiscard]] Uart8250* com1() { return m_com1.get(); }
+    [[nodiscard]] CmosRtc* rtc() { return m_rtc.get(); }
+    [[nodiscard]] I8042* i8042() { return m_i8042.get(); }
+    [[nodiscard]] AcpiPm* acpi_pm() { return m_acpi_pm.get(); }
+    [[nodiscard]] VirtioWiring* virtio() { return m_virtio.get(); }
+    [[nodiscard]] kvm::VmFd const* vm_fd() const { return m_vm ? &*m_vm : nullptr; }
 
 private:
     friend class VmBuilder;
@@ -86,6 +94,8 @@ private:
     Bus m_mmio_bus;
     std::shared_ptr<Uart8250> m_com1;
     std::shared_ptr<AcpiPm> m_acpi_pm;
+    std::shared_ptr<CmosRtc> m_rtc;
+    std::shared_ptr<I8042> m_i8042;
     std::unique_ptr<CharBackend> m_serial;
     std::unique_ptr<SerialConsole> m_console;
     // The wiring refers to the root and the routes, the root to the buses: destroyed first.

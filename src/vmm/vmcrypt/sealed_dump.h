@@ -4,6 +4,7 @@
 // captured, and every page of guest RAM. Only the VM owner opens it (monarch-unseal).
 #pragma once
 
+#include "common/named_state.h"
 #include "common/result.h"
 #include "vmm/memory/guest_memory.h"
 #include "vmm/vmcrypt/clear_regions.h"
@@ -16,11 +17,8 @@
 
 namespace monarch::vmm::vmcrypt {
 
-// A named blob to seal beside the memory (e.g. "vcpu0.regs"); see crypt::format::valid_state_name.
-struct NamedState {
-    std::string name;
-    std::vector<std::byte> bytes;
-};
+// A named blob to seal beside the memory (e.g. "vcpu0"); see crypt::format::valid_state_name.
+using monarch::NamedState;
 
 struct DumpContents {
     ClearRegions const* clear_regions { nullptr }; // listed in dump.info; may be null
