@@ -64,7 +64,8 @@ struct CmosRtcCounters {
 
 // A calendar time as the model holds it (the fields of struct tm that gmtime fills and the
 // registers show): second 0-59, minute 0-59, hour 0-23, day of month 1-31, month 0-11, year
-// since 1900 (0-8099: the century register allows 19-99), day of week 0-6 (0 = Sunday).
+// since 1900 (the century register sets 19-99, and the clock runs on from there), day of week
+// 0-6 (0 = Sunday).
 struct RtcTime {
     int32_t second { 0 };
     int32_t minute { 0 };

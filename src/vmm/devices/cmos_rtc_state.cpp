@@ -11,6 +11,8 @@ namespace {
 
 // Further than any time the registers can express (years 1900-9999) from any host clock.
 constexpr int64_t MAX_OFFSET_SECONDS = int64_t { 1 } << 40;
+// The year (since 1900) such an offset can reach: the clock runs on past what the guest set.
+constexpr int32_t MAX_YEAR = 40'000;
 
 RtcTime from_tm(tm const& time)
 {
@@ -34,7 +36,7 @@ bool valid_time(RtcTime const& time)
 {
     auto in = [](int32_t value, int32_t low, int32_t high) { return value >= low && value <= high; };
     return in(time.second, 0, 59) && in(time.minute, 0, 59) && in(time.hour, 0, 23) && in(time.day_of_month, 1, 31)
-        && in(time.month, 0, 11) && in(time.year, 0, 9999 - 1900) && in(time.day_of_week, 0, 6);
+        && in(time.month, 0, 11) && in(time.year, 0, MAX_YEAR) && in(time.day_of_week, 0, 6);
 }
 
 } // namespace

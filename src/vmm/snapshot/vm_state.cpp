@@ -18,6 +18,7 @@ constexpr uint32_t PIT_FLAGS = KVM_PIT_FLAGS_HPET_LEGACY | KVM_PIT_FLAGS_SPEAKER
 constexpr uint32_t CLOCK_FLAGS = KVM_CLOCK_TSC_STABLE | KVM_CLOCK_REALTIME | KVM_CLOCK_HOST_TSC;
 constexpr uint32_t PIT_MAX_COUNT = 0x10000; // a programmed 0 counts 65536 (8254 datasheet)
 constexpr uint8_t PIT_MAX_MODE = 5;
+constexpr uint8_t PIT_UNPROGRAMMED = 0xff; // KVM's mode for a channel never programmed (i8254.c, kvm_pit_reset)
 
 // kvm_pic_state: sixteen bytes in declaration order.
 template<typename Pic, typename F>
@@ -63,7 +64,7 @@ Result<void> get_channel(StateDecoder& in, kvm_pit_channel_state& c)
     for (auto* value : { &c.count_latched, &c.status_latched, &c.status, &c.read_state, &c.write_state, &c.write_latch,
              &c.rw_mode, &c.mode, &c.bcd, &c.gate })
         *value = TRY(in.u8());
-    if (c.count > PIT_MAX_COUNT || c.mode > PIT_MAX_MODE)
+    if (c.count > PIT_MAX_COUNT || (c.mode > PIT_MAX_MODE && c.mode != PIT_UNPROGRAMMED))
         return fail(Errc::Corrupt, "snapshot state: a PIT channel's count or mode is out of range");
     return {};
 }
