@@ -253,8 +253,8 @@ Result<void> get_fpu_or_xsave(StateDecoder& in, VcpuState& state)
     if (form != static_cast<uint8_t>(FpuForm::Xsave))
         return fail(Errc::Corrupt, "snapshot state: unknown FPU state form");
     auto area = TRY(in.bytes(MAX_XSAVE_SIZE));
-    // api.rst, KVM_GET_XSAVE2: the area is at least struct kvm_xsave (4 KiB) of 32-bit words.
-    if (area.size() < sizeof(kvm_xsave) || area.size() % 4 != 0)
+    // api.rst, KVM_GET_XSAVE2: the area is at least struct kvm_xsave (4 KiB).
+    if (area.size() < sizeof(kvm_xsave))
         return fail(Errc::Corrupt, "snapshot state: the XSAVE area has an impossible size");
     state.xsave.assign(area.begin(), area.end());
     return {};
