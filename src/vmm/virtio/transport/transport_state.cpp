@@ -58,7 +58,7 @@ Result<void> VirtioPci::restore(VirtioPciState const& state)
     }
     {
         std::lock_guard lock { m_core.mutex() };
-        m_isr = state.isr;
+        m_isr |= state.isr; // |=: what restored() raised stays
         m_config_vector = state.config_vector;
         m_intx_disabled = (load_le<uint16_t>(std::span<std::byte const> { state.config }, pci::config::COMMAND).value_or(0) & pci::command::INTX_DISABLE) != 0;
     }
@@ -82,7 +82,7 @@ Result<void> VirtioMmio::restore(VirtioMmioState const& state)
     TRY_VOID(m_core.restore(state.core));
     {
         std::lock_guard lock { m_core.mutex() };
-        m_interrupt_status = state.interrupt_status;
+        m_interrupt_status |= state.interrupt_status; // |=: what restored() raised stays
     }
     update_irq();
     return {};
