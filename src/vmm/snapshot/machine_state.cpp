@@ -16,11 +16,6 @@ namespace monarch::vmm::snapshot {
 
 namespace {
 
-// VirtioWiring::quiesce/save_state/restore_state are implemented on the branch h/virtio-state.
-// COORDINATOR: set this to true once that branch is merged (the calls below are then compiled
-// and linked; while false they are discarded statements, which need no definition).
-constexpr bool VIRTIO_STATE_AVAILABLE = false;
-
 std::string vcpu_record_name(size_t index) { return fmt::format("vcpu{}", index); }
 
 std::span<std::byte const> record(std::span<NamedState const> records, std::string_view name)
@@ -158,14 +153,10 @@ Result<std::vector<NamedState>> capture_machine_state(machine::Vmm& vmm)
     if (!vm)
         return fail(Errc::Busy, "snapshot: the VM is not built");
     auto* virtio = vmm.virtio();
-    if constexpr (VIRTIO_STATE_AVAILABLE) {
-        // Before anything is read: a device completing host I/O writes guest RAM and raises an
-        // interrupt (irqchip and LAPIC state).
-        if (virtio)
-            TRY_VOID(virtio->quiesce());
-    } else if (virtio) {
-        return fail(Errc::Unsupported, "snapshot: saving virtio device state is not available in this build");
-    }
+    // Before anything is read: a device completing host I/O writes guest RAM and raises an
+    // interrupt (irqchip and LAPIC state). Vmm::resume() thaws the devices again.
+    if (virtio)
+        TRY_VOID(virtio->quiesce());
     std::vector<NamedState> records;
     // kvmclock first, closest to the moment the vCPUs stopped (QEMU reads it when the VM stops).
     records.push_back({ std::string(RECORD_CLOCK), encode_clock(TRY(vm->get_clock())) });
@@ -173,11 +164,9 @@ Result<std::vector<NamedState>> capture_machine_state(machine::Vmm& vmm)
     records.push_back({ std::string(RECORD_PIT), encode_pit(TRY(vm->get_pit2())) });
     TRY_VOID(capture_vcpus(vmm, *vm, records));
     capture_devices(vmm, records);
-    if constexpr (VIRTIO_STATE_AVAILABLE) {
-        if (virtio)
-            for (auto& state : TRY(virtio->save_state()))
-                records.push_back(std::move(state));
-    }
+    if (virtio)
+        for (auto& state : TRY(virtio->save_state()))
+            records.push_back(std::move(state));
     return records;
 }
 
@@ -194,12 +183,9 @@ Result<void> apply_machine_state(machine::Vmm& vmm, std::span<NamedState const> 
     TRY_VOID(apply_irqchip(*vm, state.irqchip));
     TRY_VOID(vm->set_pit2(state.pit));
     TRY_VOID(apply_devices(vmm, state));
-    if constexpr (VIRTIO_STATE_AVAILABLE) {
-        if (auto* virtio = vmm.virtio())
-            TRY_VOID(virtio->restore_state(state.virtio));
-    } else if (vmm.virtio()) {
-        return fail(Errc::Unsupported, "snapshot: restoring virtio device state is not available in this build");
-    }
+    // After the irqchip: the transports assert their INTx lines again and commit MSI routes.
+    if (auto* virtio = vmm.virtio())
+        TRY_VOID(virtio->restore_state(state.virtio));
     size_t const xsave = xsave_size(*vm);
     auto& vcpus = vmm.vcpus();
     for (size_t index = 0; index < state.vcpus.size(); ++index)
