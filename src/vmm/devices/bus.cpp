@@ -97,6 +97,25 @@ std::vector<BusRange> Bus::ranges() const
     return result;
 }
 
+bool Bus::overlaps(uint64_t base, uint64_t length) const
+{
+    if (length == 0)
+        return false;
+    // Inclusive end, saturated: a range reaching past 2^64 overlaps all that lies above base.
+    uint64_t last = 0;
+    if (__builtin_add_overflow(base, length - 1, &last))
+        last = UINT64_MAX;
+    std::shared_lock lock { m_mutex };
+    // Entries are sorted and disjoint: only the last one starting at or before `last` can
+    // overlap without one before it overlapping too, and it does when it reaches base.
+    auto next = std::upper_bound(m_entries.begin(), m_entries.end(), last,
+        [](uint64_t value, Entry const& entry) { return value < entry.base; });
+    if (next == m_entries.begin())
+        return false;
+    auto const& entry = *std::prev(next);
+    return entry.base + (entry.length - 1) >= base;
+}
+
 bool Bus::read_each(uint64_t address, std::span<std::byte> data, size_t width) const
 {
     uint64_t offset = 0;
