@@ -3,6 +3,7 @@
 #include "supervisor/management_api.h"
 
 #include "common/json_text.h"
+#include "supervisor/error_body.h"
 
 #include <charconv>
 #include <nlohmann/json.hpp>
@@ -77,9 +78,8 @@ HttpResponse ManagementApi::handle(HttpRequest const& request)
     json entry = { { "method", request.method }, { "path", request.path }, { "uid", request.peer.uid },
         { "pid", request.peer.pid }, { "status", response.status } };
     if (response.status >= 400) {
-        auto body = json::parse(response.body, nullptr, false);
-        if (body.is_object() && body.contains("error"))
-            entry["message"] = body["error"];
+        if (auto message = error_message_of(json::parse(response.body, nullptr, false)))
+            entry["message"] = *message;
     }
     m_log.write("request", std::move(entry));
     return response;

@@ -3,8 +3,8 @@
 // reboot, remove, logs), the VM's JSON description and its persisted state.
 #include "supervisor/supervisor.h"
 
-#include "common/log.h"
 #include "common/json_text.h"
+#include "common/log.h"
 #include "supervisor/supervisor_vm.h"
 
 #include <fcntl.h>

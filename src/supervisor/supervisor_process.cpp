@@ -2,8 +2,9 @@
 // Supervisor: the VMM processes. Starting one (spawn, then vm.create over its API socket),
 // booting it, watching its pidfd, what its exit means (stopped, powered off, crashed) and the
 // restart policy with back-off, the ordered stop, and adoption after monarchd's own restart.
-#include "common/log.h"
 #include "common/json_text.h"
+#include "common/log.h"
+#include "supervisor/error_body.h"
 #include "supervisor/supervisor.h"
 #include "supervisor/supervisor_vm.h"
 #include "supervisor/vmm_async_call.h"
@@ -25,9 +26,8 @@ namespace {
 // The VMM's error body: {"error":"..."} from monarch-vmm, plain text from others.
 std::string vmm_message(std::string const& body)
 {
-    auto parsed = json::parse(body, nullptr, false);
-    if (parsed.is_object() && parsed.contains("error") && parsed["error"].is_string())
-        return parsed["error"].get<std::string>();
+    if (auto message = error_message_of(json::parse(body, nullptr, false)))
+        return *message;
     std::string text = body.substr(0, 1024);
     while (!text.empty() && (text.back() == '\n' || text.back() == '\r'))
         text.pop_back();
