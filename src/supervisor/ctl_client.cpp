@@ -2,6 +2,7 @@
 // DaemonClient: HttpClient to monarchd, with errors as monarchctl's exit statuses.
 #include "supervisor/ctl_client.h"
 
+#include "supervisor/error_body.h"
 #include "supervisor/state_dir.h"
 
 #include <cstdlib>
@@ -65,8 +66,8 @@ CtlResult<DaemonClient::Answer> DaemonClient::call(http::Method method, std::str
     if (response->ok())
         return answer;
     std::string message = "monarchd answered " + std::to_string(response->status);
-    if (answer.body.is_object() && answer.body.contains("error") && answer.body["error"].is_string())
-        message = answer.body["error"].get<std::string>();
+    if (auto error = error_message_of(answer.body))
+        message = *error;
     return std::unexpected(CtlError { exit_status_for_http(response->status), message });
 }
 

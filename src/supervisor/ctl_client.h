@@ -3,6 +3,7 @@
 // to one of monarchctl's documented exit statuses (docs/monarchctl.md).
 #pragma once
 
+#include "common/try_expected.h"
 #include "http/http_client.h"
 
 #include <expected>
@@ -30,14 +31,6 @@ struct CtlError {
 };
 template<typename T>
 using CtlResult = std::expected<T, CtlError>;
-
-// TRY for CtlResult.
-#define TRY_CTL(expr) __extension__({                                      \
-        auto try_ctl_result_ = (expr);                                     \
-        if (!try_ctl_result_)                                              \
-            return std::unexpected(std::move(try_ctl_result_).error());    \
-        std::move(try_ctl_result_).value();                                \
-    })
 
 // $MONARCH_SOCKET; else /var/lib/monarch/monarchd.sock when it exists or we are root; else the
 // socket in this user's default state directory.

@@ -2,6 +2,7 @@
 // monarchctl: the command line and each command's requests and output.
 #include "supervisor/ctl_commands.h"
 
+#include "common/json_text.h"
 #include "supervisor/ctl_client.h"
 #include "supervisor/ctl_console.h"
 #include "supervisor/ctl_format.h"
@@ -119,7 +120,7 @@ bool never(json const&) { return false; }
 void print_vm_line(Settings const& settings, json const& vm, std::string_view verb)
 {
     if (settings.json_output)
-        std::printf("%s\n", vm.dump(2).c_str());
+        std::printf("%s\n", to_json_text(vm, 2).c_str());
     else
         std::printf("%s %.*s (state %s, pid %s)\n", vm.value("name", settings.name).c_str(), static_cast<int>(verb.size()), verb.data(),
             vm.value("state", std::string("?")).c_str(), vm.contains("pid") && vm["pid"].is_number() ? std::to_string(vm["pid"].get<int>()).c_str() : "-");
@@ -127,15 +128,15 @@ void print_vm_line(Settings const& settings, json const& vm, std::string_view ve
 
 CtlResult<void> create(DaemonClient& client, Settings const& settings)
 {
-    auto body = TRY_CTL(create_body(settings.create));
-    auto answer = TRY_CTL(client.call(Method::Post, "/api/v1/vms", body.dump()));
+    auto body = TRY_EXPECTED(create_body(settings.create));
+    auto answer = TRY_EXPECTED(client.call(Method::Post, "/api/v1/vms", to_json_text(body)));
     print_vm_line(settings, answer.body, "created");
     return {};
 }
 
 CtlResult<void> console(DaemonClient& client, std::string const& name)
 {
-    auto answer = TRY_CTL(client.call(Method::Get, vm_target(name)));
+    auto answer = TRY_EXPECTED(client.call(Method::Get, vm_target(name)));
     auto const& pty = answer.body.is_object() ? answer.body["console"] : json();
     if (!pty.is_string())
         return std::unexpected(CtlError { exit_status::Refused, name + " has no serial console now (state " + answer.body.value("state", std::string("?")) + ")" });
@@ -153,36 +154,36 @@ CtlResult<void> run_command(std::string const& command, Settings const& settings
     auto const& name = settings.name;
     auto const stop_limit = std::chrono::milliseconds(static_cast<int64_t>(settings.timeout * 2000)) + 10s;
     if (command == "create") {
-        TRY_CTL(create(client, settings));
+        TRY_EXPECTED(create(client, settings));
     } else if (command == "start" || command == "pause" || command == "resume" || command == "reboot") {
-        auto answer = TRY_CTL(client.call(Method::Put, vm_target(name, command)));
+        auto answer = TRY_EXPECTED(client.call(Method::Put, vm_target(name, command)));
         print_vm_line(settings, answer.body, command == "start" ? "started" : command == "pause" ? "paused" : command == "resume" ? "resumed" : "rebooted");
     } else if (command == "stop") {
         json const body = { { "force", settings.force }, { "timeout", settings.timeout } };
-        auto answer = TRY_CTL(client.call(Method::Put, vm_target(name, "stop"), body.dump()));
-        auto vm = settings.no_wait ? answer.body : TRY_CTL(wait_for(client, name, stop_limit, is_down));
+        auto answer = TRY_EXPECTED(client.call(Method::Put, vm_target(name, "stop"), to_json_text(body)));
+        auto vm = settings.no_wait ? answer.body : TRY_EXPECTED(wait_for(client, name, stop_limit, is_down));
         print_vm_line(settings, vm, settings.no_wait ? "stopping" : "stopped");
     } else if (command == "delete") {
-        auto answer = TRY_CTL(client.call(Method::Delete, vm_target(name)));
+        auto answer = TRY_EXPECTED(client.call(Method::Delete, vm_target(name)));
         if (answer.status == 202 && !settings.no_wait)
-            answer.body = TRY_CTL(wait_for(client, name, stop_limit, never));
+            answer.body = TRY_EXPECTED(wait_for(client, name, stop_limit, never));
         if (settings.json_output)
-            std::printf("%s\n", answer.body.dump(2).c_str());
+            std::printf("%s\n", to_json_text(answer.body, 2).c_str());
         else
             std::printf("%s %s\n", name.c_str(), answer.status == 202 && settings.no_wait ? "is being deleted" : "deleted");
     } else if (command == "list") {
-        auto answer = TRY_CTL(client.call(Method::Get, "/api/v1/vms"));
+        auto answer = TRY_EXPECTED(client.call(Method::Get, "/api/v1/vms"));
         auto const& vms = answer.body.is_object() ? answer.body["vms"] : json();
-        std::fputs(settings.json_output ? (vms.dump(2) + "\n").c_str() : format_table(vms).c_str(), stdout);
+        std::fputs(settings.json_output ? (to_json_text(vms, 2) + "\n").c_str() : format_table(vms).c_str(), stdout);
     } else if (command == "info") {
-        auto answer = TRY_CTL(client.call(Method::Get, vm_target(name)));
-        std::fputs(settings.json_output ? (answer.body.dump(2) + "\n").c_str() : format_info(answer.body).c_str(), stdout);
+        auto answer = TRY_EXPECTED(client.call(Method::Get, vm_target(name)));
+        std::fputs(settings.json_output ? (to_json_text(answer.body, 2) + "\n").c_str() : format_info(answer.body).c_str(), stdout);
     } else if (command == "logs") {
-        auto answer = TRY_CTL(client.call(Method::Get, vm_target(name, "log") + "?bytes=" + std::to_string(settings.bytes)));
+        auto answer = TRY_EXPECTED(client.call(Method::Get, vm_target(name, "log") + "?bytes=" + std::to_string(settings.bytes)));
         std::string const text = answer.body.is_string() ? answer.body.get<std::string>() : std::string();
-        std::fputs(settings.json_output ? (json({ { "name", name }, { "log", text } }).dump(2) + "\n").c_str() : text.c_str(), stdout);
+        std::fputs(settings.json_output ? (to_json_text(json({ { "name", name }, { "log", text } }), 2) + "\n").c_str() : text.c_str(), stdout);
     } else if (command == "console") {
-        TRY_CTL(console(client, name));
+        TRY_EXPECTED(console(client, name));
     }
     std::fflush(stdout);
     return {};
@@ -203,7 +204,7 @@ int run_monarchctl(int argc, char const* const* argv)
     auto* create = app.add_subcommand("create", "Define a VM and start its monarch-vmm (state created)");
     create->add_option("name", settings.create.name, "The VM's name");
     create->add_option("--cpus", settings.create.cpus, "vCPUs (1-254)");
-    create->add_option("--memory", settings.create.memory, "Memory: 512M, 1G, or bytes");
+    create->add_option("--memory", settings.create.memory, "Memory: 512M, 1G (a bare number is MiB, as monarch-vmm's --memory)");
     create->add_option("--kernel", settings.create.kernel, "Kernel (bzImage, ELF or PVH)");
     create->add_option("--initrd", settings.create.initrd, "Initial ramdisk");
     create->add_option("--cmdline", settings.create.cmdline, "Kernel command line");
@@ -242,7 +243,7 @@ int run_monarchctl(int argc, char const* const* argv)
     if (result)
         return exit_status::Success;
     if (settings.json_output)
-        std::printf("%s\n", json({ { "error", result.error().message }, { "exit_status", result.error().exit_status } }).dump(2).c_str());
+        std::printf("%s\n", to_json_text(json({ { "error", result.error().message }, { "exit_status", result.error().exit_status } }), 2).c_str());
     std::fprintf(stderr, "monarchctl: %s\n", result.error().message.c_str());
     return result.error().exit_status;
 }

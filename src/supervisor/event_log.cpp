@@ -2,6 +2,8 @@
 // EventLog: JSON lines, flushed one by one so that a crash loses no line already written.
 #include "supervisor/event_log.h"
 
+#include "common/json_text.h"
+
 #include <chrono>
 #include <fcntl.h>
 #include <fmt/chrono.h>
@@ -57,8 +59,7 @@ void EventLog::write(std::string const& event, nlohmann::json fields)
     auto const milliseconds = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
     fields["time"] = fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:03}Z", fmt::gmtime(std::chrono::system_clock::to_time_t(now)), milliseconds);
     fields["event"] = event;
-    // Replace invalid UTF-8 (a path or message from outside) rather than throw.
-    std::string const line = fields.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    std::string const line = to_json_text(fields);
     std::fprintf(m_file, "%s\n", line.c_str());
     std::fflush(m_file);
 }

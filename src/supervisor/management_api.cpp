@@ -2,6 +2,9 @@
 // ManagementApi: authorization, routing and the JSON answers of monarchd's API.
 #include "supervisor/management_api.h"
 
+#include "common/json_text.h"
+#include "supervisor/error_body.h"
+
 #include <charconv>
 #include <nlohmann/json.hpp>
 
@@ -17,8 +20,7 @@ HttpResponse answer(ApiResult<json> const& result, unsigned success = 200)
 {
     if (!result)
         return HttpResponse::error(result.error().status, result.error().message);
-    // replace: a path or a VMM message with invalid UTF-8 must not make dump() throw.
-    return HttpResponse::json(success, result->dump(-1, ' ', false, json::error_handler_t::replace));
+    return HttpResponse::json(success, to_json_text(*result));
 }
 
 // ?name=value in the target; nullopt when absent.
@@ -76,9 +78,8 @@ HttpResponse ManagementApi::handle(HttpRequest const& request)
     json entry = { { "method", request.method }, { "path", request.path }, { "uid", request.peer.uid },
         { "pid", request.peer.pid }, { "status", response.status } };
     if (response.status >= 400) {
-        auto body = json::parse(response.body, nullptr, false);
-        if (body.is_object() && body.contains("error"))
-            entry["message"] = body["error"];
+        if (auto message = error_message_of(json::parse(response.body, nullptr, false)))
+            entry["message"] = *message;
     }
     m_log.write("request", std::move(entry));
     return response;
@@ -93,11 +94,11 @@ HttpResponse ManagementApi::route(HttpRequest const& request)
     if (path == "ping") {
         if (request.method != "GET")
             return HttpResponse::error(405, "ping takes GET");
-        return HttpResponse::json(200, json({ { "name", "monarchd" }, { "version", MONARCH_API_VERSION }, { "vms", m_supervisor.vm_count() } }).dump());
+        return HttpResponse::json(200, to_json_text(json({ { "name", "monarchd" }, { "version", MONARCH_API_VERSION }, { "vms", m_supervisor.vm_count() } })));
     }
     if (path == "vms") {
         if (request.method == "GET")
-            return HttpResponse::json(200, m_supervisor.list().dump());
+            return HttpResponse::json(200, to_json_text(m_supervisor.list()));
         if (request.method == "POST")
             return answer(m_supervisor.define(request.body), 201);
         return HttpResponse::error(405, "/api/v1/vms takes GET or POST");
@@ -122,7 +123,7 @@ HttpResponse ManagementApi::route_vm(HttpRequest const& request, std::string con
             auto removed = m_supervisor.remove(name);
             if (!removed)
                 return HttpResponse::error(removed.error().status, removed.error().message);
-            return HttpResponse::json(removed->first, removed->second.dump());
+            return HttpResponse::json(removed->first, to_json_text(removed->second));
         }
         return HttpResponse::error(405, "/api/v1/vms/NAME takes GET or DELETE");
     }

@@ -3,6 +3,7 @@
 // reboot, remove, logs), the VM's JSON description and its persisted state.
 #include "supervisor/supervisor.h"
 
+#include "common/json_text.h"
 #include "common/log.h"
 #include "supervisor/supervisor_vm.h"
 
@@ -111,7 +112,7 @@ void Supervisor::persist(Vm& vm)
         state["pid"] = vm.process->pid;
         state["start_time"] = vm.process->start_time;
     }
-    auto const written = write_file_atomically(m_state_dir.state_path(vm.definition.name), state.dump(2) + "\n");
+    auto const written = write_file_atomically(m_state_dir.state_path(vm.definition.name), to_json_text(state, 2) + "\n");
     if (!written)
         log::error("{}: cannot write state.json: {}", vm.definition.name, to_string(written.error()));
 }
@@ -150,7 +151,7 @@ json Supervisor::list()
 
 ApiResult<json> Supervisor::info(std::string const& name)
 {
-    Vm* vm = TRY_API(find_or_404(name, true));
+    Vm* vm = TRY_EXPECTED(find_or_404(name, true));
     refresh(*vm);
     return describe(*vm);
 }
@@ -165,7 +166,7 @@ ApiResult<json> Supervisor::define(std::string_view body)
         return std::unexpected(ApiError { 409, "a VM named '" + name + "' exists" });
     if (auto made = m_state_dir.create_vm_dir(name); !made)
         return std::unexpected(ApiError { 500, "cannot create the VM's directory: " + to_string(made.error()) });
-    auto written = write_file_atomically(m_state_dir.definition_path(name), to_json(*definition).dump(2) + "\n");
+    auto written = write_file_atomically(m_state_dir.definition_path(name), to_json_text(to_json(*definition), 2) + "\n");
     if (!written) {
         (void)m_state_dir.remove_vm_dir(name);
         return std::unexpected(ApiError { 500, "cannot write the definition: " + to_string(written.error()) });
@@ -187,7 +188,7 @@ ApiResult<json> Supervisor::define(std::string_view body)
 
 ApiResult<json> Supervisor::start(std::string const& name)
 {
-    Vm* vm = TRY_API(find_or_404(name));
+    Vm* vm = TRY_EXPECTED(find_or_404(name));
     switch (vm->state) {
     case VmState::Running: return std::unexpected(ApiError { 409, name + " is already running" });
     case VmState::Paused: return std::unexpected(ApiError { 409, name + " is paused (resume it)" });
@@ -215,7 +216,7 @@ ApiResult<json> Supervisor::start(std::string const& name)
 
 ApiResult<json> Supervisor::stop(std::string const& name, bool force, std::chrono::milliseconds timeout)
 {
-    Vm* vm = TRY_API(find_or_404(name));
+    Vm* vm = TRY_EXPECTED(find_or_404(name));
     if (!vm->process) {
         if (vm->state != VmState::Restarting)
             return std::unexpected(ApiError { 409, name + " is not running (" + std::string(to_string(vm->state)) + ")" });
@@ -236,14 +237,14 @@ ApiResult<json> Supervisor::stop(std::string const& name, bool force, std::chron
 // VMM refuses or fails.
 ApiResult<json> Supervisor::transition(std::string const& name, std::string_view endpoint, VmState required, VmState reached)
 {
-    Vm* vm = TRY_API(find_or_404(name));
+    Vm* vm = TRY_EXPECTED(find_or_404(name));
     refresh(*vm);
     bool const allowed = vm->state == required || (endpoint == "vm.reboot" && vm->state == VmState::Paused);
     if (!allowed) {
         return std::unexpected(ApiError { 409,
             name + " is " + std::string(to_string(vm->state)) + ", not " + std::string(to_string(required)) });
     }
-    TRY_API(vmm_call(*vm, Method::Put, std::string(endpoint)));
+    TRY_EXPECTED(vmm_call(*vm, Method::Put, std::string(endpoint)));
     set_state(*vm, reached);
     persist(*vm);
     return describe(*vm);
@@ -255,7 +256,7 @@ ApiResult<json> Supervisor::reboot(std::string const& name) { return transition(
 
 ApiResult<std::pair<unsigned, json>> Supervisor::remove(std::string const& name)
 {
-    Vm* vm = TRY_API(find_or_404(name));
+    Vm* vm = TRY_EXPECTED(find_or_404(name));
     vm->timer.cancel();
     vm->desired = Desired::Stopped;
     persist(*vm);
@@ -280,7 +281,7 @@ void Supervisor::finish_delete(Vm& vm)
 
 ApiResult<std::string> Supervisor::log_tail(std::string const& name, size_t bytes)
 {
-    TRY_API(find_or_404(name));
+    TRY_EXPECTED(find_or_404(name));
     UniqueFd fd { ::open(m_state_dir.log_path(name).c_str(), O_RDONLY | O_CLOEXEC) };
     if (!fd)
         return std::string();

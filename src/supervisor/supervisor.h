@@ -3,19 +3,23 @@
 // drives it through the VMM's REST API, watches each VMM through a pidfd, restarts it by
 // policy with back-off, stops it in order (vm.shutdown and vmm.shutdown, then SIGTERM, then
 // SIGKILL), and adopts the VMMs a previous monarchd left running. Everything runs on one
-// Asio io_context thread (the management API's), so no lock is needed; calls to a VMM are
-// synchronous with a short timeout.
+// Asio io_context thread (the management API's), so no lock is needed. The stop sequence
+// (vm.shutdown, vmm.shutdown, signals) and killing a VMM never wait on the loop; the other
+// calls to a VMM are synchronous with a short timeout.
 #pragma once
 
 #include "common/result.h"
+#include "common/try_expected.h"
 #include "http/http_client.h"
 #include "supervisor/event_log.h"
 #include "supervisor/state_dir.h"
 #include "supervisor/vm_definition.h"
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
 #include <chrono>
 #include <expected>
+#include <functional>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -39,15 +43,7 @@ struct ApiError {
     std::string message;
 };
 template<typename T>
-using ApiResult = std::expected<T, ApiError>;
-
-// TRY for ApiResult: returns the ApiError from the enclosing function, else yields the value.
-#define TRY_API(expr) __extension__({                                      \
-        auto try_api_result_ = (expr);                                     \
-        if (!try_api_result_)                                              \
-            return std::unexpected(std::move(try_api_result_).error());    \
-        std::move(try_api_result_).value();                                \
-    })
+using ApiResult = std::expected<T, ApiError>; // TRY_EXPECTED (common/try_expected.h) propagates it
 
 struct SupervisorConfig {
     std::string vmm_path;
@@ -105,10 +101,13 @@ private:
     [[nodiscard]] ApiResult<void> boot(Vm&);
     void watch(Vm&);
     void on_exit(std::string const& name);
+    void on_failure(Vm&);
     void drop_process(Vm&);
     void kill_now(Vm&);
+    void reap_later(std::unique_ptr<boost::asio::posix::stream_descriptor> pidfd);
     void schedule_restart(Vm&, std::string const& reason);
     void begin_stop(Vm&, bool force, std::chrono::milliseconds timeout);
+    void stop_step(Vm&, std::string const& endpoint, std::chrono::milliseconds timeout, std::function<void(Vm&)> next);
     void escalate(Vm&, int signal, std::chrono::milliseconds after);
     void finish_delete(Vm&);
     void recover_one(std::string const& name);
@@ -118,6 +117,7 @@ private:
     EventLog& m_log;
     SupervisorConfig m_config;
     std::map<std::string, std::unique_ptr<Vm>> m_vms;
+    std::vector<std::unique_ptr<boost::asio::posix::stream_descriptor>> m_reaping; // killed children's pidfds
 };
 
 } // namespace monarch::supervisor

@@ -2,15 +2,17 @@
 // Supervisor: the VMM processes. Starting one (spawn, then vm.create over its API socket),
 // booting it, watching its pidfd, what its exit means (stopped, powered off, crashed) and the
 // restart policy with back-off, the ordered stop, and adoption after monarchd's own restart.
+#include "common/json_text.h"
 #include "common/log.h"
+#include "supervisor/error_body.h"
 #include "supervisor/supervisor.h"
 #include "supervisor/supervisor_vm.h"
+#include "supervisor/vmm_async_call.h"
 
 #include <algorithm>
 #include <csignal>
 #include <ctime>
 #include <sys/wait.h>
-#include <thread>
 #include <unistd.h>
 
 namespace monarch::supervisor {
@@ -24,9 +26,8 @@ namespace {
 // The VMM's error body: {"error":"..."} from monarch-vmm, plain text from others.
 std::string vmm_message(std::string const& body)
 {
-    auto parsed = json::parse(body, nullptr, false);
-    if (parsed.is_object() && parsed.contains("error") && parsed["error"].is_string())
-        return parsed["error"].get<std::string>();
+    if (auto message = error_message_of(json::parse(body, nullptr, false)))
+        return *message;
     std::string text = body.substr(0, 1024);
     while (!text.empty() && (text.back() == '\n' || text.back() == '\r'))
         text.pop_back();
@@ -97,7 +98,7 @@ ApiResult<void> Supervisor::launch(Vm& vm)
     if (error)
         return std::unexpected(ApiError { 500, "cannot watch the VMM's pidfd: " + error.message() });
     watch(vm);
-    TRY_API(vmm_call(vm, Method::Put, "vm.create", to_vm_config(vm.definition).dump()));
+    TRY_EXPECTED(vmm_call(vm, Method::Put, "vm.create", to_json_text(to_vm_config(vm.definition))));
     set_state(vm, VmState::Created);
     refresh(vm);
     return {};
@@ -173,6 +174,12 @@ void Supervisor::on_exit(std::string const& name)
     }
     if (ran_for >= m_config.stable_after)
         vm.failures_in_row = 0;
+    on_failure(vm);
+}
+
+// A VMM that failed (vm.last_exit says how): restarted under on-failure, else crashed.
+void Supervisor::on_failure(Vm& vm)
+{
     if (vm.definition.restart == RestartPolicy::OnFailure) {
         schedule_restart(vm, vm.last_exit);
         return;
@@ -182,23 +189,32 @@ void Supervisor::on_exit(std::string const& name)
     persist(vm);
 }
 
+// SIGKILL and forget: the loop never waits for the process. A child is reaped when its pidfd
+// says it exited (reap_later); the API socket file is removed at once, so a new VMM of this VM
+// can bind the path while the old one is still dying.
 void Supervisor::kill_now(Vm& vm)
 {
     if (!vm.process)
         return;
     if (vm.pidfd) {
-        int const fd = vm.pidfd->native_handle();
-        (void)signal_process(fd, SIGKILL);
-        if (vm.is_child) {
-            siginfo_t info {};
-            ::waitid(P_PIDFD, static_cast<id_t>(fd), &info, WEXITED);
-        } else {
-            for (int i = 0; i < 100 && process_start_time(vm.process->pid); ++i)
-                std::this_thread::sleep_for(10ms);
-        }
+        (void)signal_process(vm.pidfd->native_handle(), SIGKILL);
+        if (vm.is_child)
+            reap_later(std::move(vm.pidfd));
     }
     m_log.write("vmm.killed", { { "vm", vm.definition.name }, { "pid", vm.process->pid } });
     drop_process(vm);
+}
+
+void Supervisor::reap_later(std::unique_ptr<boost::asio::posix::stream_descriptor> pidfd)
+{
+    auto* descriptor = pidfd.get();
+    m_reaping.push_back(std::move(pidfd));
+    descriptor->async_wait(boost::asio::posix::stream_descriptor::wait_read, [this, descriptor](boost::system::error_code error) {
+        if (error == boost::asio::error::operation_aborted)
+            return; // monarchd is going away; the VMM is not its child any more once it exits
+        (void)reap_child(descriptor->native_handle());
+        std::erase_if(m_reaping, [descriptor](auto const& entry) { return entry.get() == descriptor; });
+    });
 }
 
 void Supervisor::schedule_restart(Vm& vm, std::string const& reason)
@@ -235,17 +251,39 @@ void Supervisor::begin_stop(Vm& vm, bool force, std::chrono::milliseconds timeou
     set_state(vm, VmState::Stopping);
     m_log.write("vm.stopping", { { "vm", vm.definition.name }, { "force", force }, { "timeout_ms", timeout.count() } });
     vm.timer.cancel();
+    ++vm.stop_sequence; // a stop begun earlier goes no further
     if (force) {
         escalate(vm, SIGTERM, 0ms);
         return;
     }
-    // In order: the guest is asked to power off, then the VMM to exit; signals only after.
+    // In order: the guest is asked to power off, then the VMM to exit; signals only after. Each
+    // call is asynchronous, so a VMM that does not answer holds up nothing else on the loop.
     auto const call_timeout = std::min<std::chrono::milliseconds>(timeout, 2s);
-    (void)vmm_call(vm, Method::Put, "vm.shutdown", {}, call_timeout);
-    if (vm.process)
-        (void)vmm_call(vm, Method::Put, "vmm.shutdown", {}, call_timeout);
-    if (vm.process)
-        escalate(vm, SIGTERM, timeout);
+    stop_step(vm, "vm.shutdown", call_timeout, [this, call_timeout, timeout](Vm& vm) {
+        stop_step(vm, "vmm.shutdown", call_timeout, [this, timeout](Vm& vm) { escalate(vm, SIGTERM, timeout); });
+    });
+}
+
+// PUT `endpoint` to the VMM without waiting; `next` runs once it answered or failed, if this
+// stop is still the VM's current one and its VMM still runs (the same process).
+void Supervisor::stop_step(Vm& vm, std::string const& endpoint, std::chrono::milliseconds timeout, std::function<void(Vm&)> next)
+{
+    std::string name = vm.definition.name;
+    auto const process = *vm.process;
+    auto const sequence = vm.stop_sequence;
+    async_vmm_call(m_io, m_state_dir.api_socket_path(name), Method::Put, "/api/v1/" + endpoint, timeout,
+        [this, name, endpoint, process, sequence, next = std::move(next)](Result<http::ClientResponse> answer) {
+            Vm* vm = find(name);
+            if (!vm || vm->process != process || vm->stop_sequence != sequence || vm->state != VmState::Stopping)
+                return;
+            if (!answer) {
+                m_log.write("vmm.error", { { "vm", name }, { "endpoint", endpoint }, { "message", to_string(answer.error()) } });
+            } else if (!answer->ok()) {
+                m_log.write("vmm.error", { { "vm", name }, { "endpoint", endpoint }, { "status", answer->status },
+                                             { "message", vmm_message(answer->body) } });
+            }
+            next(*vm);
+        });
 }
 
 // Sends `signal` after `after` unless the VMM is gone by then; after SIGTERM, SIGKILL follows
@@ -254,9 +292,10 @@ void Supervisor::escalate(Vm& vm, int signal, std::chrono::milliseconds after)
 {
     std::string name = vm.definition.name;
     vm.timer.expires_after(after);
-    vm.timer.async_wait([this, name, signal, after](boost::system::error_code error) {
+    auto const sequence = vm.stop_sequence;
+    vm.timer.async_wait([this, name, signal, after, sequence](boost::system::error_code error) {
         Vm* vm = find(name);
-        if (error || !vm || !vm->process || !vm->pidfd || vm->state != VmState::Stopping)
+        if (error || !vm || !vm->process || !vm->pidfd || vm->state != VmState::Stopping || vm->stop_sequence != sequence)
             return;
         m_log.write("vmm.signal", { { "vm", name }, { "pid", vm->process->pid }, { "signal", signal == SIGKILL ? "SIGKILL" : "SIGTERM" } });
         (void)signal_process(vm->pidfd->native_handle(), signal);

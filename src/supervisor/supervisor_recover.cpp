@@ -105,13 +105,7 @@ void Supervisor::recover_one(std::string const& name)
     }
     vm.last_exit = "exited while monarchd was not running";
     m_log.write("vmm.exited", { { "vm", name }, { "pid", identity.pid }, { "how", vm.last_exit } });
-    if (vm.definition.restart == RestartPolicy::OnFailure) {
-        schedule_restart(vm, vm.last_exit);
-        return;
-    }
-    vm.desired = Desired::Stopped;
-    set_state(vm, VmState::Crashed);
-    persist(vm);
+    on_failure(vm);
 }
 
 } // namespace monarch::supervisor

@@ -38,6 +38,7 @@ struct Supervisor::Vm {
     unsigned failures_in_row { 0 };
     std::string last_exit;      // "exit status 1", "signal 9", ...
     bool deleting { false };
+    unsigned stop_sequence { 0 };    // counts begun stops: the steps of an older one stop
     boost::asio::steady_timer timer; // restart back-off, or the stop's next escalation
 };
 

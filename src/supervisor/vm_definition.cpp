@@ -3,7 +3,9 @@
 // here is guarded by a type test first, and parsing is caught at the edge).
 #include "supervisor/vm_definition.h"
 
-#include <charconv>
+#include "common/size_parse.h"
+#include "vmm/api/vm_config_json.h"
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -29,35 +31,6 @@ bool is_valid_vm_name(std::string_view name)
     return true;
 }
 
-std::optional<uint64_t> parse_size(std::string_view text)
-{
-    uint64_t value = 0;
-    auto const [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (ec != std::errc {} || end == text.data())
-        return std::nullopt;
-    std::string suffix(end, text.data() + text.size());
-    for (auto& c : suffix)
-        c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    if (suffix.ends_with("IB"))
-        suffix.resize(suffix.size() - 2);
-    else if (suffix.size() > 1 && suffix.ends_with("B"))
-        suffix.resize(suffix.size() - 1);
-    unsigned shift = 0;
-    if (suffix == "K")
-        shift = 10;
-    else if (suffix == "M")
-        shift = 20;
-    else if (suffix == "G")
-        shift = 30;
-    else if (suffix == "T")
-        shift = 40;
-    else if (!suffix.empty() && suffix != "B")
-        return std::nullopt;
-    if (shift != 0 && value > (UINT64_MAX >> shift))
-        return std::nullopt;
-    return value << shift;
-}
-
 namespace {
 
 std::expected<std::string, DefinitionError> absolute_path(json const& value, std::string_view field)
@@ -75,12 +48,16 @@ std::expected<std::string, DefinitionError> absolute_path(json const& value, std
 std::expected<uint64_t, DefinitionError> memory_from_json(json const& value)
 {
     std::optional<uint64_t> bytes;
-    if (value.is_number_unsigned())
+    // A number is bytes, as Cloud Hypervisor's memory.size; a string is a size as monarch-vmm's
+    // --memory reads it (common/size_parse.h: a bare number there is MiB).
+    if (value.is_number_unsigned()) {
         bytes = value.get<uint64_t>();
-    else if (value.is_string())
-        bytes = parse_size(value.get<std::string>());
+    } else if (value.is_string()) {
+        if (auto parsed = parse_size(value.get<std::string>()))
+            bytes = *parsed;
+    }
     if (!bytes)
-        return std::unexpected(fmt::format("memory: {} is not a size (bytes, or a string like \"512M\")", value.dump()));
+        return std::unexpected(fmt::format("memory: {} is not a size (a number of bytes, or a string like \"512M\" or \"512\", which is MiB)", value.dump()));
     if (*bytes < MIN_MEMORY || *bytes % 4096 != 0)
         return std::unexpected(fmt::format("memory: {} bytes is not a multiple of 4 KiB of at least 1 MiB", *bytes));
     return *bytes;
@@ -200,30 +177,21 @@ json to_json(VmDefinition const& definition)
     return object;
 }
 
+// monarch-vmm's own writer builds the body, so that vm.create always says what monarch-vmm's
+// parser (api::vm_config_from_json) reads: the two cannot drift apart.
 json to_vm_config(VmDefinition const& definition)
 {
-    json config = {
-        { "cpus", { { "boot_vcpus", definition.cpus }, { "max_vcpus", definition.cpus } } },
-        { "memory", { { "size", definition.memory } } },
-        // A pty for the serial port: monarchctl console attaches to it (vm.info names it).
-        { "serial", { { "mode", "Pty" } } },
-        { "console", { { "mode", "Off" } } },
-    };
-    json payload = json::object();
-    if (definition.kernel)
-        payload["kernel"] = *definition.kernel;
-    if (definition.initrd)
-        payload["initramfs"] = *definition.initrd;
-    if (definition.cmdline)
-        payload["cmdline"] = *definition.cmdline;
-    config["payload"] = std::move(payload);
-    if (!definition.disks.empty()) {
-        json disks = json::array();
-        for (auto const& disk : definition.disks)
-            disks.push_back({ { "path", disk.path }, { "readonly", disk.readonly } });
-        config["disks"] = std::move(disks);
-    }
-    return config;
+    vmm::machine::VmConfig config;
+    config.cpus = definition.cpus;
+    config.memory = definition.memory;
+    config.kernel = definition.kernel.value_or(std::string());
+    config.initrd = definition.initrd;
+    config.cmdline = definition.cmdline.value_or(std::string());
+    config.serial = "pty"; // monarchctl console attaches to it (vm.info names it)
+    config.console.mode = "off";
+    for (auto const& disk : definition.disks)
+        config.disks.push_back(vmm::machine::DiskConfig { .path = disk.path, .readonly = disk.readonly, .direct = false, .id = std::nullopt });
+    return vmm::api::vm_config_to_json(config);
 }
 
 } // namespace monarch::supervisor

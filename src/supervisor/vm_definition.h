@@ -45,16 +45,14 @@ using DefinitionError = std::string;
 // of [A-Za-z0-9._-], not starting with '.' or '-'.
 [[nodiscard]] bool is_valid_vm_name(std::string_view);
 
-// "512M", "1G", "1024K", "4096" (bytes when bare), binary units; nullopt when unparsable.
-[[nodiscard]] std::optional<uint64_t> parse_size(std::string_view);
-
 // Validates every field; unknown fields are refused, not ignored. memory may be a number
-// (bytes) or a size string. Paths must be absolute (the VMM runs in another directory).
+// (bytes) or a size string read by common/size_parse.h ("512M"; a bare "512" is MiB). Paths must be absolute (the VMM runs in another directory).
 [[nodiscard]] std::expected<VmDefinition, DefinitionError> definition_from_json(nlohmann::json const&);
 [[nodiscard]] std::expected<VmDefinition, DefinitionError> definition_from_text(std::string_view json_text);
 [[nodiscard]] nlohmann::json to_json(VmDefinition const&);
 
-// Cloud Hypervisor's VmConfig (cpus.boot_vcpus, memory.size, payload, disks, serial as a pty).
+// Cloud Hypervisor's VmConfig (cpus.boot_vcpus, memory.size, payload, disks, serial as a pty),
+// written by monarch-vmm's own api::vm_config_to_json.
 [[nodiscard]] nlohmann::json to_vm_config(VmDefinition const&);
 
 } // namespace monarch::supervisor

@@ -3,6 +3,7 @@
 #include "supervisor/vm_process.h"
 
 #include "common/scope_guard.h"
+#include "http/unix_listener.h"
 #include "supervisor/state_dir.h"
 
 #include <cerrno>
@@ -10,10 +11,8 @@
 #include <csignal>
 #include <fcntl.h>
 #include <spawn.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -37,24 +36,17 @@ Result<UniqueFd> move_high(UniqueFd fd)
     return high;
 }
 
-Result<UniqueFd> listen_unix(std::string const& path)
+// The VMM's API socket, bound and listening here (http::bind_unix_listener: a stale socket file
+// left by a VMM that died is replaced, a path someone still listens on is Busy), private to
+// monarchd's user, above the fds the child's dup2 targets.
+Result<UniqueFd> listen_api_socket(std::string const& path)
 {
-    sockaddr_un address {};
-    address.sun_family = AF_UNIX;
-    if (path.size() >= sizeof(address.sun_path))
-        return fail(Errc::InvalidArgument, "spawn: API socket path longer than 107 bytes");
-    path.copy(address.sun_path, path.size());
-    UniqueFd fd { ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0) };
-    if (!fd)
-        return fail_errno("spawn: socket");
-    ::unlink(path.c_str()); // a socket file left by a VMM that died; ours alone (0700 directory)
-    // SAFETY: sockaddr_un is the sockaddr of AF_UNIX; the length covers the whole structure.
-    if (::bind(fd.get(), reinterpret_cast<sockaddr const*>(&address), sizeof(address)) != 0)
-        return fail_errno("spawn: bind API socket");
-    ::chmod(path.c_str(), 0600);
-    if (::listen(fd.get(), 64) != 0)
-        return fail_errno("spawn: listen on API socket");
-    return move_high(std::move(fd));
+    auto bound = TRY(http::bind_unix_listener(path));
+    if (::chmod(path.c_str(), 0600) != 0) {
+        ::unlink(path.c_str());
+        return fail_errno("spawn: chmod API socket");
+    }
+    return move_high(std::move(bound.fd));
 }
 
 long pidfd_open(pid_t pid)
@@ -66,7 +58,7 @@ long pidfd_open(pid_t pid)
 
 Result<SpawnedProcess> spawn_vmm(SpawnRequest const& request)
 {
-    auto listener = TRY(listen_unix(request.api_socket_path));
+    auto listener = TRY(listen_api_socket(request.api_socket_path));
     ScopeGuard remove_socket { [&] { ::unlink(request.api_socket_path.c_str()); } };
     UniqueFd log { ::open(request.log_path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640) };
     if (!log)

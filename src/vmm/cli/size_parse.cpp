@@ -2,41 +2,13 @@
 // Parsers for --memory and --cpus values, and the usage messages for their errors.
 #include "vmm/cli/options.h"
 
-#include <cctype>
+#include "common/size_parse.h"
+
 #include <charconv>
 #include <fmt/format.h>
 
 namespace monarch::vmm::cli {
 namespace {
-
-std::string lower(std::string_view text)
-{
-    std::string out(text);
-    for (auto& c : out)
-        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return out;
-}
-
-// The shift for a unit suffix ("", "k", "kb", "kib", ...); nullopt if it is not one.
-std::optional<unsigned> unit_shift(std::string_view suffix)
-{
-    std::string unit = lower(suffix);
-    if (unit.ends_with("ib"))
-        unit.resize(unit.size() - 2);
-    else if (unit.size() == 2 && unit.ends_with("b"))
-        unit.resize(1);
-    if (unit.empty())
-        return 20; // a bare number is MiB, as in Cloud Hypervisor's and QEMU's -m
-    if (unit == "k")
-        return 10;
-    if (unit == "m")
-        return 20;
-    if (unit == "g")
-        return 30;
-    if (unit == "t")
-        return 40;
-    return std::nullopt;
-}
 
 // Cloud Hypervisor's "key=value" form: accept "<key>=<value>" with exactly our key.
 std::string_view strip_key(std::string_view text, std::string_view key)
@@ -48,21 +20,10 @@ std::string_view strip_key(std::string_view text, std::string_view key)
 
 } // namespace
 
+// The number and its unit are common/size_parse.h's, shared with monarchd and monarchctl.
 Result<uint64_t> parse_memory_size(std::string_view text)
 {
-    text = strip_key(text, "size");
-    uint64_t number = 0;
-    auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), number);
-    if (error == std::errc::result_out_of_range)
-        return fail(Errc::OutOfRange, "size does not fit in 64 bits");
-    if (error != std::errc() || end == text.data())
-        return fail(Errc::InvalidArgument, "not a number");
-    auto shift = unit_shift(std::string_view(end, text.data() + text.size() - end));
-    if (!shift)
-        return fail(Errc::InvalidArgument, "unknown unit");
-    if (number > (~uint64_t { 0} >> *shift))
-        return fail(Errc::OutOfRange, "size does not fit in 64 bits");
-    return number << *shift;
+    return ::monarch::parse_size(strip_key(text, "size"));
 }
 
 Result<uint32_t> parse_cpu_count(std::string_view text)

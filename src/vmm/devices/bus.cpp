@@ -8,6 +8,18 @@
 #include <mutex>
 
 namespace monarch::vmm {
+namespace {
+
+// The first of the entries (sorted by base) that starts above `address`: the one before it, if
+// any, is the only one that can hold `address`.
+template<typename Entries>
+auto first_above(Entries const& entries, uint64_t address)
+{
+    return std::upper_bound(entries.begin(), entries.end(), address,
+        [](uint64_t value, auto const& entry) { return value < entry.base; });
+}
+
+} // namespace
 
 Result<void> Bus::insert(uint64_t base, uint64_t length, std::shared_ptr<BusDevice> device, std::string_view name)
 {
@@ -20,8 +32,7 @@ Result<void> Bus::insert(uint64_t base, uint64_t length, std::shared_ptr<BusDevi
         return fail(Errc::InvalidArgument, "bus: range wraps around the address space");
 
     std::unique_lock lock { m_mutex };
-    auto next = std::upper_bound(m_entries.begin(), m_entries.end(), base,
-        [](uint64_t value, Entry const& entry) { return value < entry.base; });
+    auto next = first_above(m_entries, base);
     // Only the neighbours can overlap: the entry before (if it reaches base) and the one after
     // (if it starts at or before last).
     if (next != m_entries.begin()) {
@@ -54,8 +65,7 @@ std::shared_ptr<BusDevice> Bus::find(uint64_t address, uint64_t size, uint64_t& 
     if (size == 0)
         return nullptr;
     std::shared_lock lock { m_mutex };
-    auto next = std::upper_bound(m_entries.begin(), m_entries.end(), address,
-        [](uint64_t value, Entry const& entry) { return value < entry.base; });
+    auto next = first_above(m_entries, address);
     if (next == m_entries.begin())
         return nullptr;
     auto const& entry = *std::prev(next);
@@ -95,6 +105,24 @@ std::vector<BusRange> Bus::ranges() const
     for (auto const& entry : m_entries)
         result.push_back(BusRange { entry.base, entry.length, entry.name });
     return result;
+}
+
+bool Bus::overlaps(uint64_t base, uint64_t length) const
+{
+    if (length == 0)
+        return false;
+    // Inclusive end, saturated: a range reaching past 2^64 overlaps all that lies above base.
+    uint64_t last = 0;
+    if (__builtin_add_overflow(base, length - 1, &last))
+        last = UINT64_MAX;
+    std::shared_lock lock { m_mutex };
+    // Entries are sorted and disjoint: only the last one starting at or before `last` can
+    // overlap without one before it overlapping too, and it does when it reaches base.
+    auto next = first_above(m_entries, last);
+    if (next == m_entries.begin())
+        return false;
+    auto const& entry = *std::prev(next);
+    return entry.base + (entry.length - 1) >= base;
 }
 
 bool Bus::read_each(uint64_t address, std::span<std::byte> data, size_t width) const

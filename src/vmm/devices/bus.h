@@ -45,6 +45,10 @@ public:
     bool write_each(uint64_t address, std::span<std::byte const> data, size_t width) const;
 
     [[nodiscard]] std::vector<BusRange> ranges() const;
+    // Whether [base, base + length) overlaps a registered range: what insert() would refuse as
+    // Busy, asked without copying the ranges and without insert()'s log line (PciRoot asks on
+    // every BAR the guest moves). A zero length overlaps nothing.
+    [[nodiscard]] bool overlaps(uint64_t base, uint64_t length) const;
 
 private:
     struct Entry {

@@ -13,11 +13,6 @@ using nlohmann::json;
 
 namespace {
 
-pid_t pid_of(json const& vm)
-{
-    return vm.is_object() && vm.contains("pid") && vm["pid"].is_number_integer() ? vm["pid"].get<pid_t>() : -1;
-}
-
 int exit_code(ProcessResult const& result)
 {
     INFO(describe(result));

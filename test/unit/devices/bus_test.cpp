@@ -3,6 +3,7 @@
 #include "vmm/devices/bus.h"
 
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <array>
 #include <memory>
 #include <thread>
@@ -197,4 +198,42 @@ TEST_CASE("bus string accesses reach the device once per element at the same off
     CHECK_FALSE(bus.read_each(0x70, in, 2)); // nothing there
     CHECK_FALSE(bus.read_each(0x63, in, 2)); // straddles the range's end
     CHECK_FALSE(bus.read_each(0x60, in, 0)); // no width: never a device call
+}
+
+TEST_CASE("bus overlaps answers what insert would refuse, without a copy of the ranges", "[unit][bus]")
+{
+    Bus bus;
+    REQUIRE(bus.insert(0x1000, 0x100, std::make_shared<RecordingDevice>(0), "a"));
+    REQUIRE(bus.insert(0x1200, 0x10, std::make_shared<RecordingDevice>(0), "b"));
+    REQUIRE(bus.insert(0x2000, 0x1000, std::make_shared<RecordingDevice>(0), "c"));
+    REQUIRE(bus.insert(UINT64_MAX - 0xf, 0x10, std::make_shared<RecordingDevice>(0), "top"));
+    auto const ranges = bus.ranges();
+    auto brute_force = [&](uint64_t base, uint64_t length) {
+        for (auto const& range : ranges) {
+            uint64_t const last = base + std::min(length - 1, UINT64_MAX - base);
+            if (base <= range.base + (range.length - 1) && range.base <= last)
+                return true;
+        }
+        return false;
+    };
+    // Probes around every edge, of lengths from 1 to past the end of the address space.
+    std::vector<uint64_t> bases { 0, 0xfff, 0x1000, 0x10ff, 0x1100, 0x11ff, 0x1200, 0x1210, 0x1f00, 0x2fff, 0x3000,
+        UINT64_MAX - 0x10, UINT64_MAX - 0xf, UINT64_MAX };
+    for (uint64_t base : bases) {
+        for (uint64_t length : { uint64_t { 1 }, uint64_t { 0x10 }, uint64_t { 0x101 }, uint64_t { 0x1000 }, uint64_t { 0x10000 }, UINT64_MAX }) {
+            INFO("base " << base << " length " << length);
+            CHECK(bus.overlaps(base, length) == brute_force(base, length));
+            // Where insert can say, it agrees: Busy exactly when overlaps() says so.
+            uint64_t last = 0;
+            if (!__builtin_add_overflow(base, length - 1, &last)) {
+                Bus copy;
+                for (auto const& range : ranges)
+                    REQUIRE(copy.insert(range.base, range.length, std::make_shared<RecordingDevice>(0), range.name));
+                auto inserted = copy.insert(base, length, std::make_shared<RecordingDevice>(0), "probe");
+                CHECK(inserted.has_value() == !bus.overlaps(base, length));
+            }
+        }
+    }
+    CHECK_FALSE(bus.overlaps(0x1000, 0)); // an empty range overlaps nothing
+    CHECK_FALSE(Bus {}.overlaps(0, UINT64_MAX));
 }

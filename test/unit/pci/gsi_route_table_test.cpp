@@ -1,10 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
-// GsiRouteTable: the legacy routes stay, MSI routes come and go with the vectors' masks, and
-// commits are batched (one KVM_SET_GSI_ROUTING per change set, none when nothing changed).
+// GsiRouteTable: the legacy routes stay, MSI routes come and go with the vectors' masks,
+// commits are batched (one KVM_SET_GSI_ROUTING per change set, none when nothing changed), and
+// a change never waits for a commit's ioctl.
 #include "vmm/machine/adapters/kvm_msi_router.h"
 #include "vmm/machine/irq_routing.h"
 
 #include <catch2/catch.hpp>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 #include <vector>
 
 using namespace monarch;
@@ -112,4 +116,51 @@ TEST_CASE("gsi routes: a failed commit stays dirty and is retried", "[unit][pci]
     CHECK(table.dirty());
     REQUIRE(table.commit().has_value());
     CHECK(msi_entries(recorder.commits.back()).size() == 1);
+}
+
+TEST_CASE("gsi routes: routes change while a commit's ioctl runs, and the change waits for the next commit", "[unit][pci][msi]")
+{
+    // The sink stands for a slow KVM_SET_GSI_ROUTING: it blocks until the test lets it go.
+    std::mutex mutex;
+    std::condition_variable changed;
+    bool in_ioctl = false;
+    bool release = false;
+    std::vector<std::vector<kvm_irq_routing_entry>> commits;
+    GsiRouteTable table { legacy_gsi_routing(), [&](std::span<kvm_irq_routing_entry const> entries) -> Result<void> {
+                             std::unique_lock lock { mutex };
+                             commits.emplace_back(entries.begin(), entries.end());
+                             in_ioctl = true;
+                             changed.notify_all();
+                             changed.wait(lock, [&] { return release; });
+                             in_ioctl = false;
+                             return {};
+                         } };
+    auto gsi = *table.allocate();
+    table.set_msi_route(gsi, pci::MsiMessage { 0xfee00000, 0x30 });
+    bool committed = false;
+    std::thread committer { [&] { committed = table.commit().has_value(); } };
+    {
+        std::unique_lock lock { mutex };
+        changed.wait(lock, [&] { return in_ioctl; });
+    }
+    // A vCPU thread's update during the ioctl: it returns without waiting for the ioctl.
+    std::thread vcpu { [&] { table.set_msi_route(gsi, pci::MsiMessage { 0xfee00000, 0x31 }); } };
+    vcpu.join();
+    CHECK(table.dirty());
+    {
+        std::lock_guard lock { mutex };
+        CHECK(in_ioctl); // still inside the first commit
+        release = true;
+    }
+    changed.notify_all();
+    committer.join();
+    CHECK(committed);
+    // The first commit had the old vector; the change made during it is still to be committed.
+    REQUIRE(commits.size() == 1);
+    CHECK(msi_entries(commits[0]).at(0).u.msi.data == 0x30);
+    CHECK(table.dirty());
+    REQUIRE(table.commit().has_value());
+    REQUIRE(commits.size() == 2);
+    CHECK(msi_entries(commits[1]).at(0).u.msi.data == 0x31);
+    CHECK_FALSE(table.dirty());
 }

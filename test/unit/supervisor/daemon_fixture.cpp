@@ -148,4 +148,17 @@ bool process_alive(pid_t pid)
     return close != std::string::npos && close + 2 < stat->size() && (*stat)[close + 2] != 'Z' && (*stat)[close + 2] != 'X';
 }
 
+pid_t pid_of(json const& vm)
+{
+    return vm.is_object() && vm.contains("pid") && vm["pid"].is_number_integer() ? vm["pid"].get<pid_t>() : -1;
+}
+
+size_t count_of(std::string const& text, std::string const& needle)
+{
+    size_t n = 0;
+    for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1))
+        ++n;
+    return n;
+}
+
 } // namespace monarch::test

@@ -51,6 +51,10 @@ private:
 
 // A process that runs and is not a zombie.
 [[nodiscard]] bool process_alive(pid_t);
+// The "pid" of a VM as monarchd answers it; -1 when null or absent.
+[[nodiscard]] pid_t pid_of(nlohmann::json const& vm);
+// How many times `needle` occurs in `text` (events in the structured log).
+[[nodiscard]] size_t count_of(std::string const& text, std::string const& needle);
 // Polls `condition` every 50 ms up to `seconds`; true when it held.
 template<typename Condition>
 bool eventually(Condition condition, double seconds = 20);

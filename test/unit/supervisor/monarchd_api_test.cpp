@@ -4,6 +4,7 @@
 // unharmed).
 #include "daemon_fixture.h"
 #include "http/http_client.h"
+#include "common/size_parse.h"
 #include "supervisor/state_dir.h"
 
 #include <catch2/catch.hpp>
@@ -13,15 +14,6 @@ using namespace monarch::test;
 using monarch::http::HttpClient;
 using monarch::http::Method;
 using nlohmann::json;
-
-namespace {
-
-pid_t pid_of(json const& vm)
-{
-    return vm.is_object() && vm.contains("pid") && vm["pid"].is_number_integer() ? vm["pid"].get<pid_t>() : -1;
-}
-
-} // namespace
 
 TEST_CASE("a second monarchd on the same state directory refuses to start", "[unit][monarchd]")
 {
@@ -94,4 +86,40 @@ TEST_CASE("malformed management requests get 4xx answers and leave monarchd serv
     REQUIRE(ping);
     CHECK(ping->status == 200);
     CHECK(monarch::supervisor::StateDir::open(daemon.state_dir())->list_vms()->empty());
+}
+
+TEST_CASE("monarchctl --memory and a definition's memory read sizes as monarch-vmm's --memory does", "[unit][monarchd]")
+{
+    DaemonFixture daemon;
+    daemon.start();
+    // A bare number is MiB, as `monarch-vmm --memory 64`; the VMM is told the same bytes.
+    auto const made = daemon.ctl({ "create", "bare", "--kernel", TESTOS, "--memory", "48" });
+    INFO(describe(made));
+    REQUIRE(made.exited);
+    REQUIRE(made.exit_code == 0);
+    json const bare = daemon.ctl_json({ "info", "bare" });
+    CHECK(bare["memory"] == 48ULL << 20);
+    auto const parsed = monarch::parse_size("48");
+    REQUIRE(parsed);
+    CHECK(bare["memory"] == *parsed);
+    CHECK(bare["definition"]["memory"] == 48ULL << 20);
+    // In a definition file a JSON number is bytes (Cloud Hypervisor's memory.size), a string a size.
+    std::string const file = daemon.dir() + "/vm.json";
+    REQUIRE(monarch::supervisor::write_file_atomically(file,
+        R"({"name":"bytes","memory":33554432,"kernel":")" + std::string(TESTOS) + R"("})"));
+    auto const created = daemon.ctl({ "create", "--from-file", file });
+    INFO(describe(created));
+    REQUIRE(created.exited);
+    CHECK(created.exit_code == 0);
+    CHECK(daemon.ctl_json({ "info", "bytes" })["memory"] == 32ULL << 20);
+    // What the VMM itself received (its vm.info config) is the same size.
+    auto vmm = HttpClient::connect(daemon.state_dir() + "/vms/bytes/api.sock", std::chrono::seconds(10));
+    REQUIRE(vmm);
+    auto info = vmm->request(Method::Get, "/api/v1/vm.info");
+    REQUIRE(info);
+    CHECK(json::parse(info->body, nullptr, false)["config"]["memory"]["size"] == 32ULL << 20);
+    // A size monarch-vmm would refuse as a size is refused here too (usage, nothing kept).
+    auto const bad = daemon.ctl({ "create", "bad", "--kernel", TESTOS, "--memory", "64X" });
+    REQUIRE(bad.exited);
+    CHECK(bad.exit_code == 2);
 }

@@ -38,23 +38,10 @@ int exit_code(ProcessResult const& result)
     return result.exit_code;
 }
 
-pid_t pid_of(json const& vm)
-{
-    return vm.is_object() && vm.contains("pid") && vm["pid"].is_number_integer() ? vm["pid"].get<pid_t>() : -1;
-}
-
 std::string comm_of(pid_t pid)
 {
     auto text = monarch::supervisor::read_text_file("/proc/" + std::to_string(pid) + "/comm");
     return text ? text->substr(0, text->find('\n')) : std::string();
-}
-
-size_t count(std::string const& text, std::string const& needle)
-{
-    size_t n = 0;
-    for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1))
-        ++n;
-    return n;
 }
 
 } // namespace
@@ -158,7 +145,7 @@ TEST_CASE("refused transitions and unknown VMs and bad definitions have their ow
     CHECK(stopped["state"] == "stopped");
     CHECK(stopped["pid"].is_null());
     CHECK(exit_code(daemon.ctl({ "stop", "idle" })) == EXIT_REFUSED);
-    CHECK(count(daemon.events(), "\"event\":\"vmm.signal\"") == 0); // no signal was needed
+    CHECK(count_of(daemon.events(), "\"event\":\"vmm.signal\"") == 0); // no signal was needed
 }
 
 TEST_CASE("monarchctl without a daemon exits with the unreachable status", "[unit][monarchd]")
@@ -180,7 +167,7 @@ TEST_CASE("kill -9 of monarchd: a new monarchd adopts the running VMMs and start
     pid_t const two = pid_of(daemon.ctl_json({ "info", "two" }));
     REQUIRE(one > 0);
     REQUIRE(two > 0);
-    auto const spawned_before = count(daemon.events(), "\"event\":\"vmm.spawned\"");
+    auto const spawned_before = count_of(daemon.events(), "\"event\":\"vmm.spawned\"");
 
     daemon.kill_daemon();
     CHECK(process_alive(one)); // the VMMs outlive monarchd
@@ -195,8 +182,8 @@ TEST_CASE("kill -9 of monarchd: a new monarchd adopts the running VMMs and start
         CHECK(pid_of(vm) == (vm["name"] == "one" ? one : two));
     }
     auto const events = daemon.events();
-    CHECK(count(events, "\"event\":\"vm.adopted\"") == 2);
-    CHECK(count(events, "\"event\":\"vmm.spawned\"") == spawned_before);
+    CHECK(count_of(events, "\"event\":\"vm.adopted\"") == 2);
+    CHECK(count_of(events, "\"event\":\"vmm.spawned\"") == spawned_before);
 
     // The adopted VMMs are still driven through their sockets, and watched through pidfds.
     CHECK(exit_code(daemon.ctl({ "pause", "one" })) == EXIT_REFUSED);

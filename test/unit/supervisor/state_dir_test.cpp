@@ -2,27 +2,16 @@
 // StateDir: atomic replacement of files, listing and removal of VM directories.
 #include "supervisor/state_dir.h"
 
+#include "temp_dir.h"
+
 #include <catch2/catch.hpp>
 #include <cstdlib>
 #include <filesystem>
 #include <sys/stat.h>
 
 using namespace monarch::supervisor;
+using monarch::test::TempDir;
 namespace fs = std::filesystem;
-
-namespace {
-
-struct TempDir {
-    TempDir()
-    {
-        char pattern[] = "/tmp/monarch-statedir-XXXXXX";
-        path = ::mkdtemp(pattern);
-    }
-    ~TempDir() { fs::remove_all(path); }
-    std::string path;
-};
-
-} // namespace
 
 TEST_CASE("a file is replaced atomically and no temporary file is left", "[unit][supervisor]")
 {

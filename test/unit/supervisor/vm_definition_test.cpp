@@ -3,7 +3,11 @@
 // Hypervisor VmConfig sent as vm.create.
 #include "supervisor/vm_definition.h"
 
+#include "common/size_parse.h"
+#include "vmm/api/vm_config_json.h"
+
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 using namespace monarch::supervisor;
@@ -62,16 +66,24 @@ TEST_CASE("VM names are safe as file names and URL segments", "[unit][supervisor
         CHECK_FALSE(is_valid_vm_name(name));
 }
 
-TEST_CASE("sizes parse with binary suffixes and refuse overflow", "[unit][supervisor]")
+TEST_CASE("memory is bytes as a number and a size as monarch-vmm reads it as a string", "[unit][supervisor]")
 {
-    CHECK(parse_size("4096") == 4096u);
-    CHECK(parse_size("64M") == 64ULL << 20);
-    CHECK(parse_size("64MiB") == 64ULL << 20);
-    CHECK(parse_size("2g") == 2ULL << 30);
-    CHECK(parse_size("1KB") == 1024u);
-    CHECK_FALSE(parse_size("M"));
-    CHECK_FALSE(parse_size("12X"));
-    CHECK_FALSE(parse_size("99999999999T"));
+    auto memory_of = [](std::string const& value) -> std::optional<uint64_t> {
+        auto definition = definition_from_text(R"({"name":"a","kernel":"/k","memory":)" + value + "}");
+        return definition ? std::optional(definition->memory) : std::nullopt;
+    };
+    // The same strings mean the same as monarch-vmm's --memory (common/size_parse.h).
+    for (char const* text : { "64M", "64MiB", "2g", "4096K", "256", "1G" }) {
+        INFO(text);
+        CHECK(memory_of(fmt::format("\"{}\"", text)) == monarch::parse_size(text).value());
+    }
+    CHECK(memory_of("\"256\"") == 256ULL << 20);     // a bare number in a string is MiB
+    CHECK(memory_of("268435456") == 256ULL << 20);   // a JSON number is bytes (CH's memory.size)
+    CHECK_FALSE(memory_of("\"M\""));
+    CHECK_FALSE(memory_of("\"12X\""));
+    CHECK_FALSE(memory_of("\"99999999999T\""));
+    CHECK_FALSE(memory_of("\"4097K\""));           // not a multiple of 4 KiB
+    CHECK_FALSE(memory_of("4096"));                // a number is bytes: below 1 MiB
 }
 
 TEST_CASE("vm.create gets Cloud Hypervisor's VmConfig with a pty serial port", "[unit][supervisor]")
@@ -86,4 +98,36 @@ TEST_CASE("vm.create gets Cloud Hypervisor's VmConfig with a pty serial port", "
     CHECK_FALSE(config["payload"].contains("initramfs"));
     CHECK(config["disks"][0]["path"] == "/d");
     CHECK(config["serial"]["mode"] == "Pty");
+}
+
+TEST_CASE("what monarchd sends as vm.create is what monarch-vmm's parser reads back", "[unit][supervisor]")
+{
+    auto const text = GENERATE(
+        R"({"name":"a","kernel":"/k"})",
+        R"({"name":"b","cpus":4,"memory":"1G","kernel":"/boot/vmlinux","initrd":"/boot/initrd.img","cmdline":"console=ttyS0 quiet",
+            "disks":[{"path":"/srv/a.img","readonly":true},{"path":"/srv/b.img"}],"restart":"on-failure"})",
+        R"({"name":"c","cpus":254,"memory":4294967296,"kernel":"/k","cmdline":""})");
+    INFO(text);
+    auto definition = definition_from_text(text);
+    REQUIRE(definition);
+    // The body goes through text, as it does over the socket.
+    auto parsed = monarch::vmm::api::vm_config_from_body(to_vm_config(*definition).dump());
+    INFO((parsed ? std::string() : parsed.error()));
+    REQUIRE(parsed);
+    CHECK(parsed->cpus == definition->cpus);
+    CHECK(parsed->memory == definition->memory);
+    CHECK(parsed->kernel == definition->kernel.value());
+    CHECK(parsed->initrd == definition->initrd);
+    CHECK(parsed->cmdline == definition->cmdline.value_or(""));
+    CHECK(parsed->serial == "pty");
+    CHECK(parsed->console.mode == "off");
+    CHECK(parsed->nets.empty());
+    CHECK_FALSE(parsed->rng);
+    CHECK_FALSE(parsed->vsock);
+    REQUIRE(parsed->disks.size() == definition->disks.size());
+    for (size_t i = 0; i < parsed->disks.size(); ++i) {
+        CHECK(parsed->disks[i].path == definition->disks[i].path);
+        CHECK(parsed->disks[i].readonly == definition->disks[i].readonly);
+        CHECK_FALSE(parsed->disks[i].direct);
+    }
 }

@@ -2,8 +2,10 @@
 // spawn_vmm and process identity, with a shell script standing in for monarch-vmm (what is
 // tested here is the spawning: arguments, fd 3, stdio, session, the exit status through the
 // pidfd; the real monarch-vmm runs in monarchd_test.cpp).
+#include "http/unix_listener.h"
 #include "supervisor/state_dir.h"
 #include "supervisor/vm_process.h"
+#include "temp_dir.h"
 
 #include <algorithm>
 #include <catch2/catch.hpp>
@@ -16,19 +18,10 @@
 #include <unistd.h>
 
 using namespace monarch::supervisor;
+using monarch::test::TempDir;
 namespace fs = std::filesystem;
 
 namespace {
-
-struct TempDir {
-    TempDir()
-    {
-        char pattern[] = "/tmp/monarch-spawn-XXXXXX";
-        path = ::mkdtemp(pattern);
-    }
-    ~TempDir() { fs::remove_all(path); }
-    std::string path;
-};
 
 // Waits for the pidfd to become readable (the child exited).
 bool wait_exit(int pidfd, int timeout_ms)
@@ -121,4 +114,44 @@ TEST_CASE("a killed child's signal is reaped through its pidfd and a zombie is n
     REQUIRE(status);
     CHECK_FALSE(status->exited);
     CHECK(status->signal == SIGKILL);
+}
+
+TEST_CASE("the API socket is private, replaces a stale socket file and never one still listened on", "[unit][supervisor]")
+{
+    TempDir dir;
+    std::string const script = dir.path + "/fake-vmm";
+    REQUIRE(write_file_atomically(script, "#!/bin/sh\nexit 0\n"));
+    REQUIRE(::chmod(script.c_str(), 0755) == 0);
+    SpawnRequest const request { script, dir.path + "/api.sock", dir.path + "/vmm.log", {} };
+
+    // A socket file nobody listens on any more (a VMM that died): replaced.
+    {
+        auto stale = monarch::http::bind_unix_listener(request.api_socket_path);
+        REQUIRE(stale);
+    } // closed: the file stays, with no listener behind it
+    REQUIRE(fs::exists(request.api_socket_path));
+    auto spawned = spawn_vmm(request);
+    REQUIRE(spawned);
+    struct stat status {};
+    REQUIRE(::stat(request.api_socket_path.c_str(), &status) == 0);
+    CHECK(S_ISSOCK(status.st_mode));
+    CHECK((status.st_mode & 0777) == 0600);
+    REQUIRE(wait_exit(spawned->pidfd.get(), 10000));
+    (void)reap_child(spawned->pidfd.get());
+
+    // A socket somebody still listens on is not taken from it.
+    ::unlink(request.api_socket_path.c_str());
+    auto listening = monarch::http::bind_unix_listener(request.api_socket_path);
+    REQUIRE(listening);
+    auto refused = spawn_vmm(request);
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().code == monarch::Errc::Busy);
+    CHECK(fs::exists(request.api_socket_path)); // still the listener's
+
+    // A path that is not a socket is refused and left alone.
+    std::string const regular = dir.path + "/not-a-socket";
+    REQUIRE(write_file_atomically(regular, "data"));
+    auto not_socket = spawn_vmm(SpawnRequest { script, regular, dir.path + "/vmm.log", {} });
+    REQUIRE_FALSE(not_socket);
+    CHECK(read_text_file(regular) == std::string("data"));
 }

@@ -216,12 +216,11 @@ void PciRoot::sync_bar_locked(uint8_t slot, BarState& bar, uint16_t command)
         return;
     }
     // A guest may stack BARs on each other or on another device: refuse quietly here (the bus
-    // would log each refusal) and count it.
-    for (auto const& range : bus_for(request.kind).ranges()) {
-        if (address < range.base + range.length && range.base < address + request.size) {
-            ++m_rejected_placements;
-            return;
-        }
+    // would log each refusal) and count it. overlaps() searches in place: no copy of the ranges
+    // per BAR write.
+    if (bus_for(request.kind).overlaps(address, request.size)) {
+        ++m_rejected_placements;
+        return;
     }
     auto name = fmt::format("pci 00:{:02x}.0 {} bar{}", slot, device.name(), request.index);
     auto inserted = bus_for(request.kind).insert(address, request.size, std::make_shared<BarBusDevice>(m_slots[slot].device, request.index), name);

@@ -35,7 +35,8 @@ void GsiRouteTable::release(Gsi gsi)
     auto it = m_msi.find(gsi.raw());
     if (it == m_msi.end())
         return;
-    m_dirty = m_dirty || it->second.has_value();
+    if (it->second)
+        ++m_generation;
     m_msi.erase(it);
 }
 
@@ -47,7 +48,7 @@ void GsiRouteTable::set_msi_route(Gsi gsi, std::optional<pci::MsiMessage> messag
     if (it->second == message)
         return;
     it->second = message;
-    m_dirty = true;
+    ++m_generation;
 }
 
 std::vector<kvm_irq_routing_entry> GsiRouteTable::entries_locked() const
@@ -69,21 +70,30 @@ std::vector<kvm_irq_routing_entry> GsiRouteTable::entries_locked() const
 
 Result<void> GsiRouteTable::commit()
 {
-    // The lock is held across the ioctl on purpose: two commits must reach KVM in the order
-    // their tables were built, or an older table could overwrite a newer one.
-    std::lock_guard lock { m_mutex };
-    if (!m_dirty)
-        return {};
-    auto const entries = entries_locked();
+    // m_commit_mutex puts the ioctls in the order their tables were built (an older table must
+    // never overwrite a newer one); m_mutex is held only to copy the table, so set_msi_route()
+    // on a vCPU thread never waits for a KVM_SET_GSI_ROUTING in progress.
+    std::lock_guard commit_lock { m_commit_mutex };
+    std::vector<kvm_irq_routing_entry> entries;
+    uint64_t generation = 0;
+    {
+        std::lock_guard lock { m_mutex };
+        if (m_generation == m_committed)
+            return {};
+        entries = entries_locked();
+        generation = m_generation;
+    }
     TRY_VOID(m_sink(entries));
-    m_dirty = false;
+    // A change made during the ioctl has a later generation: the table stays dirty for it.
+    std::lock_guard lock { m_mutex };
+    m_committed = generation;
     return {};
 }
 
 bool GsiRouteTable::dirty() const
 {
     std::lock_guard lock { m_mutex };
-    return m_dirty;
+    return m_generation != m_committed;
 }
 
 std::vector<kvm_irq_routing_entry> GsiRouteTable::entries() const
@@ -129,22 +139,22 @@ void KvmMsiRouter::report(Error const& error)
         log::error("msi router: {}", to_string(error));
 }
 
+// Called by the MSI-X table with its lock held, on the vCPU thread that wrote the entry: only
+// records the route. The one KVM_SET_GSI_ROUTING for any number of entry writes is issued by
+// the next trigger() (or commit()), so a guest rewriting entries in a loop costs no ioctl.
 void KvmMsiRouter::update(uint16_t vector, pci::MsiMessage const& message, bool masked)
 {
     if (vector >= m_vectors.size())
         return;
     m_routes.set_msi_route(m_vectors[vector].gsi, masked ? std::nullopt : std::optional { message });
-    if (masked)
-        return;
-    if (auto committed = m_routes.commit(); !committed)
-        report(committed.error());
 }
 
 void KvmMsiRouter::trigger(uint16_t vector)
 {
     if (vector >= m_vectors.size())
         return;
-    // commit() returns at once when no route changed since the last one.
+    // The route must be in KVM before the irqfd fires; commit() returns at once when no route
+    // changed since the last one.
     if (auto committed = m_routes.commit(); !committed)
         report(committed.error());
     uint64_t const one = 1;

@@ -44,7 +44,9 @@ public:
     // it). Marks the table dirty when it changes; no ioctl.
     void set_msi_route(Gsi, std::optional<pci::MsiMessage>);
     // KVM_SET_GSI_ROUTING with the base and all MSI routes, if anything changed since the
-    // last successful commit (one ioctl for any number of set_msi_route calls).
+    // last successful commit (one ioctl for any number of set_msi_route calls). The table's
+    // lock is not held across the ioctl: set_msi_route() and release() go on meanwhile, and
+    // what they change is left dirty for the next commit.
     [[nodiscard]] Result<void> commit();
     [[nodiscard]] bool dirty() const;
     [[nodiscard]] std::vector<kvm_irq_routing_entry> entries() const;
@@ -52,16 +54,19 @@ public:
 private:
     [[nodiscard]] std::vector<kvm_irq_routing_entry> entries_locked() const;
 
+    std::mutex m_commit_mutex; // one commit at a time, in order; taken before m_mutex
     mutable std::mutex m_mutex;
     std::vector<kvm_irq_routing_entry> m_base;
     Sink m_sink;
     std::map<uint32_t, std::optional<pci::MsiMessage>> m_msi; // allocated GSIs
-    bool m_dirty { true };
+    uint64_t m_generation { 1 }; // bumped by every change; the base alone is a change
+    uint64_t m_committed { 0 };  // the generation KVM has
 };
 
-// Thread-safe (update() from vCPU threads, trigger() from the event loop). update() of an
-// unmasked vector commits the route table at once, so that the next trigger() uses it; masked
-// updates only record (batched into the next commit).
+// Thread-safe (update() from vCPU threads, trigger() from the event loop). update() only
+// records the route (it runs under the MSI-X table's lock, where no ioctl belongs); trigger()
+// commits the table first when anything changed, so the interrupt uses the route the guest
+// last wrote, with one ioctl for all the writes since the last commit.
 class KvmMsiRouter final : public pci::MsiRouter {
 public:
     // One eventfd, one GSI and one irqfd per vector. Everything created so far is undone on
@@ -76,8 +81,8 @@ public:
 
     [[nodiscard]] uint16_t vector_count() const { return static_cast<uint16_t>(m_vectors.size()); }
     [[nodiscard]] Gsi gsi(uint16_t vector) const { return m_vectors.at(vector).gsi; }
-    // The irqfd's eventfd: writing 1 to it is trigger() without the call (for code that has
-    // already checked the MSI-X mask).
+    // The irqfd's eventfd: writing 1 to it is trigger() without the call, for code that has
+    // already checked the MSI-X mask and committed the route table (update() does not commit).
     [[nodiscard]] int eventfd(uint16_t vector) const { return m_vectors.at(vector).eventfd.get(); }
     // Failed ioctls/writes seen by update()/trigger() (logged once).
     [[nodiscard]] uint64_t failures() const { return m_failures.load(); }
