@@ -5,13 +5,16 @@
 
 #include "common/log.h"
 #include "http/http_server.h"
+#include "dkom/profile/profile.h"
 #include "vmm/api/api_handler.h"
+#include "vmm/api/introspect_routes.h"
 #include "vmm/api/machine_backend.h"
 #include "vmm/api/vm_controller.h"
 #include "vmm/api/vmcrypt_routes.h"
 #include "vmm/cli/build_error_message.h"
 #include "vmm/event/event_loop.h"
 #include "vmm/exit_status.h"
+#include "vmm/introspect/vmm_guest_access.h"
 
 #include <cstdio>
 #include <fmt/format.h>
@@ -26,6 +29,22 @@ int report_error(int status, std::string const& text)
     return status;
 }
 
+// The VM introspection works on: the running (or paused) VM, never one the API paused when
+// the operation would let it run (task control and sampling resume the vCPUs).
+std::expected<introspect::Target, api::RouteError> introspection_target(api::MachineBackend& backend, api::VmController& controller,
+    api::IntrospectCommand::Kind kind)
+{
+    auto* vmm = backend.vmm();
+    auto const state = controller.state();
+    if (!vmm || (state != api::VmState::Running && state != api::VmState::Paused))
+        return std::unexpected(api::RouteError { 409, "no VM is running", "no_vm" });
+    if (state == api::VmState::Paused && kind != api::IntrospectCommand::Kind::Ps)
+        return std::unexpected(api::RouteError { 409, "the VM is paused (vm.pause): vm.resume it first", "paused" });
+    return introspect::Target { vmm, [vmm] {
+        return std::unique_ptr<dkom::GuestAccess>(std::make_unique<introspect::VmmGuestAccess>(vmm->memory(), vmm->vcpus()));
+    } };
+}
+
 } // namespace
 
 std::optional<CliExit> check_api_socket(std::string const& spec)
@@ -37,8 +56,17 @@ std::optional<CliExit> check_api_socket(std::string const& spec)
 }
 
 int run_with_api(std::string const& api_socket, std::optional<machine::VmConfig> config, int signal_fd, uint64_t host_total,
-    vmcrypt::VmSealing* sealing)
+    vmcrypt::VmSealing* sealing, std::optional<std::string> const& introspect_profile)
 {
+    // The guest kernel's profile (--introspect profile=PATH), read before anything starts so
+    // that a bad one is a usage error.
+    std::optional<dkom::Profile> profile;
+    if (introspect_profile) {
+        auto loaded = dkom::Profile::from_isf_file(*introspect_profile);
+        if (!loaded)
+            return report_error(exit_status::Usage, fmt::format("--introspect profile={}: {}", *introspect_profile, to_string(loaded.error())));
+        profile = std::move(*loaded);
+    }
     event::EventLoop loop;
     api::MachineBackend backend(
         loop,
@@ -50,14 +78,26 @@ int run_with_api(std::string const& api_socket, std::optional<machine::VmConfig>
     api::VmController controller(backend);
     api::ApiHandler handler(controller, [&loop] { loop.stop(exit_status::Success); });
 
-    // VMCrypt's endpoints (sealed views, vm.coredump, vm.snapshot) first, then the rest.
+    // Introspection runs on its engine's worker thread (it waits for the guest, whose devices
+    // this thread serves); it is stopped before the VM (end of this function).
+    std::optional<introspect::IntrospectEngine> engine;
+    engine.emplace();
+    if (profile)
+        engine->submit(std::nullopt, [profile = std::move(*profile)](introspect::EngineContext& context) { context.set_profile(profile); });
+    api::IntrospectRoutes introspect_routes(*engine, [&backend, &controller](api::IntrospectCommand::Kind kind) {
+        return introspection_target(backend, controller, kind);
+    });
+    // VMCrypt's endpoints (sealed views, vm.coredump, vm.snapshot) first, then introspection's
+    // (answered later), then the rest.
     api::VmcryptRoutes vmcrypt_routes(controller, [&backend] { return backend.vmm(); }, sealing);
     auto server = http::HttpServer::create(loop.context(), api_socket,
-        [&handler, &vmcrypt_routes](http::HttpRequest const& request) {
+        http::AsyncHttpHandler([&handler, &vmcrypt_routes, &introspect_routes](http::HttpRequest const& request, http::HttpResponder respond) {
+            if (introspect_routes.handle(request, respond))
+                return;
             if (auto response = vmcrypt_routes.handle(request))
-                return std::move(*response);
-            return handler.handle(request);
-        });
+                return respond(std::move(*response));
+            respond(handler.handle(request));
+        }));
     if (!server) {
         // A descriptor that is not a listening socket is a bad value; a path that cannot be
         // bound is an output that cannot be created.
@@ -79,6 +119,7 @@ int run_with_api(std::string const& api_socket, std::optional<machine::VmConfig>
             return report_error(backend.last_failure_status(), booted.error().message);
     }
     int const status = loop.run();
+    engine.reset(); // the job in progress ends (each has a timeout) before the VM goes
     controller.stop_for_exit();
     (*server)->close();
     return status;
