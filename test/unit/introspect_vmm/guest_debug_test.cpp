@@ -11,7 +11,7 @@
 using namespace monarch;
 using namespace monarch::vmm;
 
-TEST_CASE("DR7: one global enable bit per execution breakpoint, GE and bit 10; R/W and LEN zero", "[unit][introspect]")
+TEST_CASE("DR7: one global enable bit per execution breakpoint, GE and bit 10, R/W and LEN zero", "[unit][introspect]")
 {
     CHECK(introspect::dr7_for_execution_breakpoints(0).value() == 0);
     CHECK(introspect::dr7_for_execution_breakpoints(1).value() == 0x602);  // G0 | GE | bit 10

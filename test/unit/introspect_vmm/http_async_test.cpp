@@ -135,7 +135,7 @@ TEST_CASE("http async: a client that disconnects before the answer does not dist
     CHECK(body_of(*response) == R"({"ok":1})");
 }
 
-TEST_CASE("http async: a responder dropped unanswered answers 500; an answer after close is dropped", "[unit][http]")
+TEST_CASE("http async: a responder dropped unanswered answers 500, an answer after close is dropped", "[unit][http]")
 {
     AsyncFixture server;
     RawUnixClient client(server.path());
