@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The introspection routes' parsing and validation, and how engine problems become answers.
 #include "vmm/api/introspect_routes.h"
+#include "vmm/cli/options.h"
 
 #include <catch2/catch.hpp>
 
@@ -98,4 +99,22 @@ TEST_CASE("introspection routes: engine problems map to statuses and reasons", "
     auto const response = api::route_error_response({ 404, "no task with pid 7", "not_found" });
     CHECK(response.status == 404);
     CHECK(response.body == R"({"error":"no task with pid 7","reason":"not_found"})");
+}
+
+TEST_CASE("--introspect profile=PATH: needs --api-socket and a path", "[unit][introspect]")
+{
+    auto const parse = [](std::vector<char const*> args) {
+        args.insert(args.begin(), "monarch-vmm");
+        return vmm::cli::parse_command_line(static_cast<int>(args.size()), args.data());
+    };
+    auto const good = parse({ "--api-socket", "/tmp/x.sock", "--introspect", "profile=/p/linux.isf.json" });
+    REQUIRE(good.has_value());
+    REQUIRE(good->introspect_profile.has_value());
+    CHECK(*good->introspect_profile == "/p/linux.isf.json");
+    CHECK_FALSE(parse({ "--api-socket", "/tmp/x.sock" })->introspect_profile.has_value());
+    auto const no_api = parse({ "--introspect", "profile=/p.json" });
+    REQUIRE_FALSE(no_api.has_value());
+    CHECK(no_api.error().text.find("--api-socket") != std::string::npos);
+    CHECK_FALSE(parse({ "--api-socket", "/tmp/x.sock", "--introspect", "profile=" }).has_value());
+    CHECK_FALSE(parse({ "--api-socket", "/tmp/x.sock", "--introspect", "/p.json" }).has_value());
 }
