@@ -51,6 +51,7 @@ TEST_CASE("guest debug: addresses in DR0-3, the control flags, and all-zero to s
 TEST_CASE("KVM_EXIT_DEBUG decodes exception, pc, dr6 and dr7", "[unit][introspect]")
 {
     std::vector<uint64_t> storage(8192 / 8, 0);
+    // SAFETY: storage is 8 KiB of 8-byte-aligned zeroes, larger than struct kvm_run.
     auto& run = *reinterpret_cast<kvm_run*>(storage.data());
     run.exit_reason = KVM_EXIT_DEBUG;
     run.debug.arch.exception = 1;
