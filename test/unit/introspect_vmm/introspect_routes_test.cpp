@@ -101,7 +101,7 @@ TEST_CASE("introspection routes: engine problems map to statuses and reasons", "
     CHECK(response.body == R"({"error":"no task with pid 7","reason":"not_found"})");
 }
 
-TEST_CASE("--introspect profile=PATH: needs --api-socket and a path", "[unit][introspect]")
+TEST_CASE("monarch-vmm option --introspect profile=PATH: needs --api-socket and a path", "[unit][introspect]")
 {
     auto const parse = [](std::vector<char const*> args) {
         args.insert(args.begin(), "monarch-vmm");
