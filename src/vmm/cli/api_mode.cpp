@@ -29,10 +29,35 @@ int report_error(int status, std::string const& text)
     return status;
 }
 
+// Which VM introspection sees, by a number that changes whenever the VM may have been replaced
+// (a new Vmm object, or any lifecycle request: a new VM can reuse the old one's address). Used
+// on the event-loop thread only.
+class VmGeneration {
+public:
+    void on_request(http::HttpRequest const& request)
+    {
+        std::string_view const path = request.path;
+        if (request.method == "PUT" && path.starts_with("/api/v1/vm.") && path != "/api/v1/vm.pause" && path != "/api/v1/vm.resume")
+            ++m_generation;
+    }
+    uint64_t of(machine::Vmm* vmm)
+    {
+        if (vmm != m_last) {
+            m_last = vmm;
+            ++m_generation;
+        }
+        return m_generation;
+    }
+
+private:
+    uint64_t m_generation { 1 };
+    machine::Vmm* m_last { nullptr };
+};
+
 // The VM introspection works on: the running (or paused) VM, never one the API paused when
 // the operation would let it run (task control and sampling resume the vCPUs).
 std::expected<introspect::Target, api::RouteError> introspection_target(api::MachineBackend& backend, api::VmController& controller,
-    api::IntrospectCommand::Kind kind)
+    VmGeneration& generation, api::IntrospectCommand::Kind kind)
 {
     auto* vmm = backend.vmm();
     auto const state = controller.state();
@@ -40,7 +65,7 @@ std::expected<introspect::Target, api::RouteError> introspection_target(api::Mac
         return std::unexpected(api::RouteError { 409, "no VM is running", "no_vm" });
     if (state == api::VmState::Paused && kind != api::IntrospectCommand::Kind::Ps)
         return std::unexpected(api::RouteError { 409, "the VM is paused (vm.pause): vm.resume it first", "paused" });
-    return introspect::Target { vmm, [vmm] {
+    return introspect::Target { generation.of(vmm), [vmm] {
         return std::unique_ptr<dkom::GuestAccess>(std::make_unique<introspect::VmmGuestAccess>(vmm->memory(), vmm->vcpus()));
     } };
 }
@@ -84,14 +109,17 @@ int run_with_api(std::string const& api_socket, std::optional<machine::VmConfig>
     engine.emplace();
     if (profile)
         engine->submit(std::nullopt, [profile = std::move(*profile)](introspect::EngineContext& context) { context.set_profile(profile); });
-    api::IntrospectRoutes introspect_routes(*engine, [&backend, &controller](api::IntrospectCommand::Kind kind) {
-        return introspection_target(backend, controller, kind);
+    VmGeneration generation;
+    api::IntrospectRoutes introspect_routes(*engine, [&backend, &controller, &generation](api::IntrospectCommand::Kind kind) {
+        return introspection_target(backend, controller, generation, kind);
     });
     // VMCrypt's endpoints (sealed views, vm.coredump, vm.snapshot) first, then introspection's
     // (answered later), then the rest.
     api::VmcryptRoutes vmcrypt_routes(controller, [&backend] { return backend.vmm(); }, sealing);
     auto server = http::HttpServer::create(loop.context(), api_socket,
-        http::AsyncHttpHandler([&handler, &vmcrypt_routes, &introspect_routes](http::HttpRequest const& request, http::HttpResponder respond) {
+        http::AsyncHttpHandler([&handler, &vmcrypt_routes, &introspect_routes, &generation](http::HttpRequest const& request,
+                                   http::HttpResponder respond) {
+            generation.on_request(request);
             if (introspect_routes.handle(request, respond))
                 return;
             if (auto response = vmcrypt_routes.handle(request))

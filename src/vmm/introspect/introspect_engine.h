@@ -43,9 +43,10 @@ using EngineResult = std::expected<T, EngineError>;
 // Timeout, InvalidArgument/OutOfRange -> BadRequest, the rest -> Guest).
 [[nodiscard]] EngineError engine_error(Error const&);
 
-// The VM a job works on. A new identity drops what the engine knew of the previous VM.
+// The VM a job works on. A new identity drops what the engine knew of the previous VM (without
+// touching that VM, which may be gone): the caller gives each VM it creates a new one.
 struct Target {
-    void const* identity { nullptr };
+    uint64_t identity { 0 };
     // Called on the worker thread, once per identity.
     std::function<std::unique_ptr<dkom::GuestAccess>()> open;
 };
@@ -65,7 +66,7 @@ private:
     void select(Target const&);
 
     std::optional<dkom::Profile> m_profile;
-    void const* m_identity { nullptr };
+    uint64_t m_identity { 0 };
     std::unique_ptr<dkom::GuestAccess> m_access;
     std::optional<dkom::LinuxKernel> m_kernel; // refers to *m_access: reset first
 };

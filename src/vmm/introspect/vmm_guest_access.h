@@ -23,9 +23,9 @@ public:
         : m_memory(memory), m_vcpus(vcpus), m_timeout(timeout)
     {
     }
-    // Detaches the debugger. Breakpoints are removed by whoever set them (KernelCaller does);
-    // the destructor does not touch the vCPUs, whose VM may already be gone.
-    ~VmmGuestAccess() override { m_vcpus.attach_debugger(false); }
+    // Touches nothing: the VM may already be gone. Breakpoints are removed by whoever set them
+    // (KernelCaller does), and removing the last one detaches the debugger.
+    ~VmmGuestAccess() override = default;
     VmmGuestAccess(VmmGuestAccess const&) = delete;
     VmmGuestAccess& operator=(VmmGuestAccess const&) = delete;
 

@@ -28,7 +28,7 @@ public:
         : m_access(std::move(access))
         , m_work(boost::asio::make_work_guard(m_context))
         , m_routes(m_engine, [this](vmm::api::IntrospectCommand::Kind) {
-            return vmm::introspect::Target { this, [this] { return std::move(m_access); } };
+            return vmm::introspect::Target { 1, [this] { return std::move(m_access); } };
         })
     {
         char pattern[] = "/tmp/monarch-introspect-api-XXXXXX";
