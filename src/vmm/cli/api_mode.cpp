@@ -16,7 +16,9 @@
 #include "vmm/exit_status.h"
 #include "vmm/introspect/vmm_guest_access.h"
 
+#include <boost/asio/post.hpp>
 #include <cstdio>
+#include <future>
 #include <fmt/format.h>
 
 namespace monarch::vmm::cli {
@@ -34,10 +36,15 @@ int report_error(int status, std::string const& text)
 // on the event-loop thread only.
 class VmGeneration {
 public:
-    void on_request(http::HttpRequest const& request)
+    // Whether the request may replace or remove the VM (any VM action but pause and resume).
+    static bool may_replace_vm(http::HttpRequest const& request)
     {
         std::string_view const path = request.path;
-        if (request.method == "PUT" && path.starts_with("/api/v1/vm.") && path != "/api/v1/vm.pause" && path != "/api/v1/vm.resume")
+        return request.method == "PUT" && path.starts_with("/api/v1/vm.") && path != "/api/v1/vm.pause" && path != "/api/v1/vm.resume";
+    }
+    void on_request(http::HttpRequest const& request)
+    {
+        if (may_replace_vm(request))
             ++m_generation;
     }
     uint64_t of(machine::Vmm* vmm)
@@ -68,6 +75,26 @@ std::expected<introspect::Target, api::RouteError> introspection_target(api::Mac
     return introspect::Target { generation.of(vmm), [vmm] {
         return std::unique_ptr<dkom::GuestAccess>(std::make_unique<introspect::VmmGuestAccess>(vmm->memory(), vmm->vcpus()));
     } };
+}
+
+// A request that may replace or remove the VM must not run while an introspection job uses
+// that VM: it is queued behind the jobs on the engine's worker, which then has it handled on
+// the event-loop thread (where all API requests run) and waits for that to finish, without
+// blocking the event loop meanwhile.
+void run_after_introspection(introspect::IntrospectEngine& engine, boost::asio::io_context& context,
+    std::function<http::HttpResponse(http::HttpRequest const&)> const& dispatch, http::HttpRequest const& request,
+    http::HttpResponder const& respond)
+{
+    engine.submit(std::nullopt, [&context, &dispatch, request, respond](introspect::EngineContext& engine_context) {
+        engine_context.forget_target();
+        auto done = std::make_shared<std::promise<void>>();
+        auto finished = done->get_future();
+        boost::asio::post(context, [&dispatch, request, respond, done] {
+            respond(dispatch(request));
+            done->set_value();
+        });
+        while (finished.wait_for(std::chrono::milliseconds(50)) != std::future_status::ready && !engine_context.stop_requested()) { }
+    });
 }
 
 } // namespace
@@ -113,18 +140,23 @@ int run_with_api(std::string const& api_socket, std::optional<machine::VmConfig>
     api::IntrospectRoutes introspect_routes(*engine, [&backend, &controller, &generation](api::IntrospectCommand::Kind kind) {
         return introspection_target(backend, controller, generation, kind);
     });
-    // VMCrypt's endpoints (sealed views, vm.coredump, vm.snapshot) first, then introspection's
-    // (answered later), then the rest.
+    // Introspection's endpoints first (answered later), then VMCrypt's (sealed views,
+    // vm.coredump, vm.snapshot), then the rest; requests that may replace the VM wait for the
+    // introspection job in progress.
     api::VmcryptRoutes vmcrypt_routes(controller, [&backend] { return backend.vmm(); }, sealing);
+    std::function<http::HttpResponse(http::HttpRequest const&)> const dispatch = [&handler, &vmcrypt_routes](http::HttpRequest const& request) {
+        if (auto response = vmcrypt_routes.handle(request))
+            return std::move(*response);
+        return handler.handle(request);
+    };
     auto server = http::HttpServer::create(loop.context(), api_socket,
-        http::AsyncHttpHandler([&handler, &vmcrypt_routes, &introspect_routes, &generation](http::HttpRequest const& request,
-                                   http::HttpResponder respond) {
+        http::AsyncHttpHandler([&](http::HttpRequest const& request, http::HttpResponder respond) {
             generation.on_request(request);
             if (introspect_routes.handle(request, respond))
                 return;
-            if (auto response = vmcrypt_routes.handle(request))
-                return respond(std::move(*response));
-            respond(handler.handle(request));
+            if (VmGeneration::may_replace_vm(request))
+                return run_after_introspection(*engine, loop.context(), dispatch, request, respond);
+            respond(dispatch(request));
         }));
     if (!server) {
         // A descriptor that is not a listening socket is a bad value; a path that cannot be

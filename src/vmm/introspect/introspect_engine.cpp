@@ -92,6 +92,7 @@ void IntrospectEngine::submit(std::optional<Target> target, Job job)
 
 void IntrospectEngine::work(std::stop_token token)
 {
+    m_context.m_token = token;
     while (true) {
         std::pair<std::optional<Target>, Job> next;
         {

@@ -16,6 +16,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <stop_token>
 #include <string>
 #include <thread>
 
@@ -60,6 +61,14 @@ public:
     void set_profile(dkom::Profile);
     // After the guest looked inconsistent (a reboot moves the kernel): attach again next time.
     void forget_kernel() { m_kernel.reset(); }
+    // Drops the target's access (before its VM goes away); the next job opens it again.
+    void forget_target()
+    {
+        m_kernel.reset();
+        m_access.reset();
+    }
+    // The engine is being destroyed: a job that waits for something else gives up.
+    [[nodiscard]] bool stop_requested() const { return m_token.stop_requested(); }
 
 private:
     friend class IntrospectEngine;
@@ -69,6 +78,7 @@ private:
     uint64_t m_identity { 0 };
     std::unique_ptr<dkom::GuestAccess> m_access;
     std::optional<dkom::LinuxKernel> m_kernel; // refers to *m_access: reset first
+    std::stop_token m_token;
 };
 
 class IntrospectEngine {
