@@ -87,10 +87,10 @@ void accept_next(std::shared_ptr<HttpServer::State> const& state)
     });
 }
 
-Result<std::shared_ptr<HttpServer::State>> start_state(asio::io_context& context, UniqueFd fd, HttpHandler handler,
+Result<std::shared_ptr<HttpServer::State>> start_state(asio::io_context& context, UniqueFd fd, HttpHandler sync, AsyncHttpHandler async,
                                                        HttpServerLimits limits)
 {
-    auto state = std::make_shared<HttpServer::State>(context, std::move(handler), limits);
+    auto state = std::make_shared<HttpServer::State>(context, std::move(sync), std::move(async), limits);
     error_code ec;
     state->acceptor.assign(Protocol(), fd.get(), ec);
     if (ec)
@@ -110,13 +110,58 @@ HttpServer::HttpServer(std::shared_ptr<State> state, std::string path, bool owns
 {
 }
 
+Result<std::unique_ptr<HttpServer>> HttpServer::create_with(asio::io_context& context, std::string_view spec,
+                                                            Handlers handlers, HttpServerLimits limits)
+{
+    auto parsed = TRY(parse_socket_spec(spec));
+    if (parsed.fd >= 0)
+        return adopt_with(context, parsed.fd, std::move(handlers), limits);
+    return listen_with(context, std::move(parsed.path), std::move(handlers), limits);
+}
+
 Result<std::unique_ptr<HttpServer>> HttpServer::listen_path(asio::io_context& context, std::string path,
                                                             HttpHandler handler, HttpServerLimits limits)
+{
+    return listen_with(context, std::move(path), { std::move(handler), {} }, limits);
+}
+
+Result<std::unique_ptr<HttpServer>> HttpServer::listen_path(asio::io_context& context, std::string path,
+                                                            AsyncHttpHandler handler, HttpServerLimits limits)
+{
+    return listen_with(context, std::move(path), { {}, std::move(handler) }, limits);
+}
+
+Result<std::unique_ptr<HttpServer>> HttpServer::adopt_fd(asio::io_context& context, int fd, HttpHandler handler,
+                                                         HttpServerLimits limits)
+{
+    return adopt_with(context, fd, { std::move(handler), {} }, limits);
+}
+
+Result<std::unique_ptr<HttpServer>> HttpServer::adopt_fd(asio::io_context& context, int fd, AsyncHttpHandler handler,
+                                                         HttpServerLimits limits)
+{
+    return adopt_with(context, fd, { {}, std::move(handler) }, limits);
+}
+
+Result<std::unique_ptr<HttpServer>> HttpServer::create(asio::io_context& context, std::string_view spec,
+                                                       HttpHandler handler, HttpServerLimits limits)
+{
+    return create_with(context, spec, { std::move(handler), {} }, limits);
+}
+
+Result<std::unique_ptr<HttpServer>> HttpServer::create(asio::io_context& context, std::string_view spec,
+                                                       AsyncHttpHandler handler, HttpServerLimits limits)
+{
+    return create_with(context, spec, { {}, std::move(handler) }, limits);
+}
+
+Result<std::unique_ptr<HttpServer>> HttpServer::listen_with(asio::io_context& context, std::string path,
+                                                            Handlers handlers, HttpServerLimits limits)
 {
     auto bound = TRY(bind_unix_listener(path));
     auto const device = bound.device;
     auto const inode = bound.inode;
-    auto state = start_state(context, std::move(bound.fd), std::move(handler), limits);
+    auto state = start_state(context, std::move(bound.fd), std::move(handlers.sync), std::move(handlers.async), limits);
     if (!state) {
         remove_socket_file(path, device, inode);
         return Failure(state.error());
@@ -127,22 +172,13 @@ Result<std::unique_ptr<HttpServer>> HttpServer::listen_path(asio::io_context& co
     return server;
 }
 
-Result<std::unique_ptr<HttpServer>> HttpServer::adopt_fd(asio::io_context& context, int fd, HttpHandler handler,
-                                                         HttpServerLimits limits)
+Result<std::unique_ptr<HttpServer>> HttpServer::adopt_with(asio::io_context& context, int fd, Handlers handlers,
+                                                           HttpServerLimits limits)
 {
     // Checked before it is owned: a wrong fd (stderr, say) is refused and left open.
     TRY_VOID(check_unix_listener(fd));
-    auto state = TRY(start_state(context, UniqueFd { fd }, std::move(handler), limits));
+    auto state = TRY(start_state(context, UniqueFd { fd }, std::move(handlers.sync), std::move(handlers.async), limits));
     return std::unique_ptr<HttpServer>(new HttpServer(std::move(state), {}, false));
-}
-
-Result<std::unique_ptr<HttpServer>> HttpServer::create(asio::io_context& context, std::string_view spec,
-                                                       HttpHandler handler, HttpServerLimits limits)
-{
-    auto parsed = TRY(parse_socket_spec(spec));
-    if (parsed.fd >= 0)
-        return adopt_fd(context, parsed.fd, std::move(handler), limits);
-    return listen_path(context, std::move(parsed.path), std::move(handler), limits);
 }
 
 HttpServer::~HttpServer()

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // HttpServer: an HTTP/1.1 server (Boost.Beast) on a Unix stream socket, run on the caller's
-// Boost.Asio io_context. Each complete request is handed to one handler on that thread.
+// Boost.Asio io_context. Each complete request is handed to one handler on that thread; an
+// asynchronous handler may answer later, from any thread, through an HttpResponder.
 #pragma once
 
 #include "common/result.h"
@@ -49,6 +50,26 @@ struct HttpResponse {
 
 using HttpHandler = std::function<HttpResponse(HttpRequest const&)>;
 
+// The answer to one request of an asynchronous handler. Call it once, from any thread: the
+// response is posted to the server's io_context and written there. Copies share one answer;
+// later calls are ignored. If every copy is dropped unanswered, the client gets a 500. The
+// io_context must outlive the call (join the threads that answer before destroying it). A
+// client that went away meanwhile, or a server closed meanwhile, drops the answer.
+class HttpResponder {
+public:
+    struct Pending; // internal (http_session.h)
+    explicit HttpResponder(std::shared_ptr<Pending> pending) : m_pending(std::move(pending)) {}
+    void operator()(HttpResponse response) const;
+
+private:
+    std::shared_ptr<Pending> m_pending;
+};
+
+// A handler that answers through the responder, now or later (long operations hand the
+// request to a worker thread instead of blocking the io_context). While a request waits for
+// its answer, the connection reads nothing and its request timeout does not run.
+using AsyncHttpHandler = std::function<void(HttpRequest const&, HttpResponder)>;
+
 struct HttpServerLimits {
     size_t max_body { 1024 * 1024 };            // larger bodies are answered 413
     size_t max_header { 16 * 1024 };            // larger headers are answered 431
@@ -76,6 +97,13 @@ public:
     // "PATH", "path=PATH" or "fd=N", as --api-socket takes them.
     static Result<std::unique_ptr<HttpServer>> create(boost::asio::io_context&, std::string_view spec,
                                                       HttpHandler, HttpServerLimits = {});
+    // The same three with an asynchronous handler.
+    static Result<std::unique_ptr<HttpServer>> listen_path(boost::asio::io_context&, std::string path,
+                                                           AsyncHttpHandler, HttpServerLimits = {});
+    static Result<std::unique_ptr<HttpServer>> adopt_fd(boost::asio::io_context&, int fd, AsyncHttpHandler,
+                                                        HttpServerLimits = {});
+    static Result<std::unique_ptr<HttpServer>> create(boost::asio::io_context&, std::string_view spec,
+                                                      AsyncHttpHandler, HttpServerLimits = {});
 
     ~HttpServer();
     HttpServer(HttpServer const&) = delete;
@@ -89,6 +117,13 @@ public:
     struct State;
 
 private:
+    struct Handlers {
+        HttpHandler sync;
+        AsyncHttpHandler async;
+    };
+    static Result<std::unique_ptr<HttpServer>> listen_with(boost::asio::io_context&, std::string path, Handlers, HttpServerLimits);
+    static Result<std::unique_ptr<HttpServer>> adopt_with(boost::asio::io_context&, int fd, Handlers, HttpServerLimits);
+    static Result<std::unique_ptr<HttpServer>> create_with(boost::asio::io_context&, std::string_view spec, Handlers, HttpServerLimits);
     HttpServer(std::shared_ptr<State>, std::string path, bool owns_path);
 
     std::shared_ptr<State> m_state;

@@ -6,6 +6,7 @@
 
 #include "common/log.h"
 
+#include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
@@ -156,6 +157,8 @@ void HttpSession::dispatch()
     request.body = std::move(message.body());
     request.peer = m_peer;
     bool const keep_alive = message.keep_alive();
+    if (m_state->async_handler)
+        return dispatch_async(request, keep_alive);
     HttpResponse response;
     try {
         response = m_state->handler(request);
@@ -164,6 +167,53 @@ void HttpSession::dispatch()
         response = HttpResponse::error(500, "internal error");
     }
     respond(std::move(response), keep_alive);
+}
+
+// The answer may take long (the worker has its own timeouts): no request timer meanwhile.
+// The Pending object keeps this session alive until the answer is posted back.
+void HttpSession::dispatch_async(HttpRequest const& request, bool keep_alive)
+{
+    arm_timer(std::chrono::milliseconds(0));
+    HttpResponder responder { std::make_shared<HttpResponder::Pending>(m_state->io_context, shared_from_this(), keep_alive) };
+    try {
+        m_state->async_handler(request, responder);
+    } catch (std::exception const& exception) {
+        log::error("http: handler for {} {} threw: {}", request.method, request.path, exception.what());
+        responder(HttpResponse::error(500, "internal error"));
+    }
+}
+
+void HttpSession::answer(HttpResponse response, bool keep_alive)
+{
+    if (!m_socket.is_open())
+        return; // the server closed it, or a timer did: nobody to answer
+    respond(std::move(response), keep_alive);
+}
+
+void HttpResponder::operator()(HttpResponse response) const
+{
+    m_pending->answer(std::move(response));
+}
+
+void HttpResponder::Pending::answer(HttpResponse response)
+{
+    std::shared_ptr<HttpSession> target;
+    {
+        std::lock_guard lock { mutex };
+        if (answered)
+            return;
+        answered = true;
+        target = std::move(session);
+    }
+    asio::post(context, [target = std::move(target), response = std::move(response), keep = keep_alive]() mutable {
+        target->answer(std::move(response), keep);
+    });
+}
+
+HttpResponder::Pending::~Pending()
+{
+    if (!answered && session)
+        answer(HttpResponse::error(500, "the request was dropped without an answer"));
 }
 
 void HttpSession::respond(HttpResponse response, bool keep_alive)

@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 // monarch-introspect: lists and inspects the processes of a running Linux guest from outside
-// it (a QEMU VM: gdbstub + shared memory file), with a profile of the guest's kernel.
+// it, with a profile of the guest's kernel: a QEMU VM (gdbstub + shared memory file), or a
+// monarch-vmm VM through its API socket (the engine then runs inside monarch-vmm).
 #include "common/log.h"
 #include "dkom/linux/cpu_sampler.h"
 #include "dkom/linux/linux_kernel.h"
 #include "dkom/ops/task_control.h"
 #include "dkom/profile/read_file.h"
 #include "dkom/qemu/qemu_guest.h"
+#include "dkom/tools/api_target.h"
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
@@ -25,6 +27,7 @@ constexpr int exit_profile = 4;  // the profile is unreadable or does not match 
 constexpr int exit_not_found = 5; // no such pid
 
 struct Options {
+    std::string api_socket;
     std::string gdb_address;
     std::string memory_file;
     std::string profile_path;
@@ -63,23 +66,75 @@ void print_tasks(std::vector<TaskInfo> const& tasks)
     }
 }
 
+void print_sampling(CpuSampling const& sampling)
+{
+    std::printf("%llu rounds in %.2f s (%.0f Hz), guest ran %.2f s, idle vCPU samples %llu\n",
+        static_cast<unsigned long long>(sampling.samples), sampling.seconds, static_cast<double>(sampling.samples) / sampling.seconds,
+        sampling.running_seconds, static_cast<unsigned long long>(sampling.idle_samples));
+    std::printf("%7s %7s %8s %10s %10s %s\n", "PID", "TGID", "SAMPLES", "VMM_CPU_S", "GUEST_S", "COMM");
+    for (auto const& usage : sampling.tasks) {
+        std::printf("%7d %7d %8llu %10.3f %10.3f %s\n", usage.pid, usage.tgid, static_cast<unsigned long long>(usage.samples),
+            usage.sampled_seconds, static_cast<double>(usage.guest_ns) / 1e9, usage.comm.c_str());
+    }
+    std::fflush(stdout);
+}
+
 int top(Options const& options, LinuxKernel& kernel)
 {
     for (int round = 0; options.count == 0 || round < options.count; ++round) {
         auto const sampling = sample_cpu(kernel, options.rate_hz, std::chrono::milliseconds(static_cast<int64_t>(options.interval_s * 1000)));
         if (!sampling)
             return report(sampling.error(), exit_target);
-        std::printf("%llu rounds in %.2f s (%.0f Hz), guest ran %.2f s, idle vCPU samples %llu\n",
-            static_cast<unsigned long long>(sampling->samples), sampling->seconds, static_cast<double>(sampling->samples) / sampling->seconds,
-            sampling->running_seconds, static_cast<unsigned long long>(sampling->idle_samples));
-        std::printf("%7s %7s %8s %10s %10s %s\n", "PID", "TGID", "SAMPLES", "VMM_CPU_S", "GUEST_S", "COMM");
-        for (auto const& usage : sampling->tasks) {
-            std::printf("%7d %7d %8llu %10.3f %10.3f %s\n", usage.pid, usage.tgid, static_cast<unsigned long long>(usage.samples),
-                usage.sampled_seconds, static_cast<double>(usage.guest_ns) / 1e9, usage.comm.c_str());
-        }
-        std::fflush(stdout);
+        print_sampling(*sampling);
     }
     return exit_ok;
+}
+
+int report(tools::ApiError const& error)
+{
+    std::fprintf(stderr, "monarch-introspect: %s\n", error.message.c_str());
+    return error.exit_status;
+}
+
+// The same commands against a monarch-vmm VM, through its API socket.
+int run_api(Options const& options, std::string const& command)
+{
+    auto target = tools::ApiTarget::connect(options.api_socket, std::chrono::milliseconds(options.timeout_ms));
+    if (!target)
+        return report(target.error());
+    if (!options.profile_path.empty() || !options.kernel_image.empty()) {
+        if (auto loaded = target->load_profile(options.profile_path, options.kernel_image); !loaded)
+            return report(loaded.error());
+    }
+    if (command == "ps" || command == "show") {
+        auto tasks = target->ps(options.threads || command == "show");
+        if (!tasks)
+            return report(tasks.error());
+        if (command == "show") {
+            std::erase_if(*tasks, [&](TaskInfo const& task) { return task.pid != options.pid; });
+            if (tasks->empty())
+                return report(tools::ApiError { exit_not_found, fmt::format("no task with pid {}", options.pid) });
+        }
+        print_tasks(*tasks);
+        return exit_ok;
+    }
+    if (command == "top") {
+        for (int round = 0; options.count == 0 || round < options.count; ++round) {
+            auto const sampling = target->top(options.rate_hz, options.interval_s);
+            if (!sampling)
+                return report(sampling.error());
+            print_sampling(*sampling);
+        }
+        return exit_ok;
+    }
+    tools::ApiResult<void> done = std::unexpected(tools::ApiError { exit_usage, fmt::format("{} needs a QEMU target", command) });
+    if (command == "suspend")
+        done = target->suspend(options.pid);
+    else if (command == "resume")
+        done = target->resume(options.pid);
+    else if (command == "nice")
+        done = target->nice(options.pid, options.nice);
+    return done ? exit_ok : report(done.error());
 }
 
 int control(Options const& options, std::string const& command, Profile const& profile, LinuxKernel& kernel)
@@ -150,14 +205,18 @@ int run(Options const& options, std::string const& command)
 int main(int argc, char** argv)
 {
     Options options;
-    CLI::App app { "monarch-introspect: see the processes of a running Linux guest from outside" };
+    CLI::App app { "monarch-introspect: see the processes of a running Linux guest from outside.\n"
+                   "Targets: a QEMU VM (--qemu-gdb and --memory-file), or a monarch-vmm VM (--api-socket; the VMM\n"
+                   "does the work, with the profile given here or by its --introspect profile=PATH)" };
     app.require_subcommand(1);
-    app.add_option("--qemu-gdb", options.gdb_address, "QEMU gdbstub: HOST:PORT or unix:PATH")->required();
-    app.add_option("--memory-file", options.memory_file, "mem-path of QEMU's shared memory-backend-file")->required();
+    auto* api = app.add_option("--api-socket", options.api_socket, "a monarch-vmm's API socket (its --api-socket PATH)");
+    auto* gdb = app.add_option("--qemu-gdb", options.gdb_address, "QEMU gdbstub: HOST:PORT or unix:PATH");
+    auto* memory = app.add_option("--memory-file", options.memory_file, "mem-path of QEMU's shared memory-backend-file");
+    api->excludes(gdb)->excludes(memory);
     auto* isf = app.add_option("--profile", options.profile_path, "Volatility ISF JSON profile of the guest kernel");
     auto* image = app.add_option("--kernel-image", options.kernel_image, "the guest's kernel image (bzImage or vmlinux)");
     isf->excludes(image);
-    app.add_option("--timeout-ms", options.timeout_ms, "deadline for each gdbstub reply")->check(CLI::Range(100, 600000));
+    app.add_option("--timeout-ms", options.timeout_ms, "deadline for each gdbstub reply or API answer")->check(CLI::Range(100, 600000));
     auto* ps = app.add_subcommand("ps", "list processes");
     ps->add_flag("--threads", options.threads, "list every thread, not only processes");
     auto* show = app.add_subcommand("show", "one task by pid");
@@ -179,12 +238,25 @@ int main(int argc, char** argv)
     } catch (CLI::ParseError const& error) {
         return app.exit(error) == 0 ? exit_ok : exit_usage;
     }
+    auto const command = app.get_subcommands().front()->get_name();
+    if (!options.api_socket.empty()) {
+        try {
+            return run_api(options, command);
+        } catch (std::exception const& error) {
+            std::fprintf(stderr, "monarch-introspect: %s\n", error.what());
+            return exit_target;
+        }
+    }
+    if (options.gdb_address.empty() || options.memory_file.empty()) {
+        std::fprintf(stderr, "monarch-introspect: give --api-socket, or --qemu-gdb and --memory-file\n");
+        return exit_usage;
+    }
     if (options.profile_path.empty() && options.kernel_image.empty()) {
         std::fprintf(stderr, "monarch-introspect: give --profile or --kernel-image\n");
         return exit_usage;
     }
     try {
-        return run(options, app.get_subcommands().front()->get_name());
+        return run(options, command);
     } catch (std::exception const& error) {
         std::fprintf(stderr, "monarch-introspect: %s\n", error.what());
         return exit_target;

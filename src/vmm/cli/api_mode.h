@@ -18,6 +18,7 @@ namespace monarch::vmm::cli {
 // `config`: the VM the command line describes (created and booted at once), or none.
 // `signal_fd`: from block_termination_signals(). `host_total`: MemTotal for messages.
 [[nodiscard]] int run_with_api(std::string const& api_socket, std::optional<machine::VmConfig> config, int signal_fd,
-                               uint64_t host_total, vmcrypt::VmSealing* sealing = nullptr);
+                               uint64_t host_total, vmcrypt::VmSealing* sealing = nullptr,
+                               std::optional<std::string> const& introspect_profile = std::nullopt);
 
 } // namespace monarch::vmm::cli

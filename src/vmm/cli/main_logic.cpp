@@ -138,7 +138,7 @@ int run_monarch_vmm(int argc, char const* const* argv)
         auto signal_fd = machine::block_termination_signals();
         if (!signal_fd)
             return report(CliExit { exit_status::HostError, to_string(signal_fd.error()) });
-        return run_with_api(*options->api_socket, std::nullopt, signal_fd->get(), host_total, sealing_ptr);
+        return run_with_api(*options->api_socket, std::nullopt, signal_fd->get(), host_total, sealing_ptr, options->introspect_profile);
     }
     auto config = resolve(*options);
     if (!config)
@@ -151,7 +151,8 @@ int run_monarch_vmm(int argc, char const* const* argv)
         return report(CliExit { exit_status::HostError, to_string(signal_fd.error()) });
 
     if (options->api_socket)
-        return run_with_api(*options->api_socket, std::move(*config), signal_fd->get(), host_total, sealing_ptr);
+        return run_with_api(*options->api_socket, std::move(*config), signal_fd->get(), host_total, sealing_ptr,
+                            options->introspect_profile);
     event::EventLoop loop; // before the VM: it outlives everything the VM registers on it
     auto vmm = machine::VmBuilder(*config, loop).build();
     if (!vmm)

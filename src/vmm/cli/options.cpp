@@ -39,6 +39,7 @@ struct RawOptions {
     std::string kernel, initrd, cmdline, memory, cpus, serial { "stdio" }, log_level { "warn" };
     RawDeviceOptions devices;
     std::string owner_key, restore;
+    std::string introspect;
 };
 
 void add_options(CLI::App& app, RawOptions& raw)
@@ -68,6 +69,10 @@ void add_options(CLI::App& app, RawOptions& raw)
         ->type_name("SOURCE");
     app.add_option("--restore", raw.restore,
            "Restore a sealed snapshot: source_url=file:///DIR[,generation=N] (needs --owner-key)")
+        ->type_name("SPEC");
+    app.add_option("--introspect", raw.introspect,
+           "Introspection of the guest's processes through the API: profile=PATH (a Volatility ISF JSON profile "
+           "of the guest kernel, e.g. from monarch-profile; needs --api-socket)")
         ->type_name("SPEC");
 }
 
@@ -133,6 +138,14 @@ std::expected<Options, CliExit> convert(RawOptions const& raw)
         if (!options.owner_key)
             return usage("--restore needs --owner-key (the snapshot is sealed for the VM's owner)");
         options.restore = *spec;
+    }
+    if (!raw.introspect.empty()) {
+        std::string_view const spec = raw.introspect;
+        if (!spec.starts_with("profile=") || spec.size() == 8)
+            return usage(fmt::format("--introspect: give profile=PATH (got '{}')", raw.introspect));
+        if (!options.api_socket)
+            return usage("--introspect needs --api-socket (introspection is served by the API)");
+        options.introspect_profile = std::string(spec.substr(8));
     }
     if (options.initrd && !options.kernel)
         return usage("--initrd needs --kernel (the built-in test guest takes no initrd)");

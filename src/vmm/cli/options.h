@@ -39,6 +39,9 @@ struct Options {
     // --owner-key file=PATH|fd=N and --restore source_url=...: VMCrypt (owner_key_option.h).
     std::optional<OwnerKeySpec> owner_key;
     std::optional<RestoreSpec> restore;
+    // --introspect profile=PATH: the guest kernel's ISF profile for the introspection
+    // endpoints (docs/monarch-vmm.md, "Introspection"); needs --api-socket.
+    std::optional<std::string> introspect_profile;
 };
 
 // How the program ends without running a VM: help or version (status 0, text for stdout), or

@@ -70,6 +70,8 @@ VcpuExit decode_exit(kvm_run& run, size_t run_size)
         return exit::SystemEvent { run.system_event.type };
     case KVM_EXIT_FAIL_ENTRY:
         return exit::FailEntry { run.fail_entry.hardware_entry_failure_reason, run.fail_entry.cpu };
+    case KVM_EXIT_DEBUG:
+        return exit::Debug { run.debug.arch.exception, run.debug.arch.pc, run.debug.arch.dr6, run.debug.arch.dr7 };
     case KVM_EXIT_INTR:
         return exit::Interrupted {};
     default:

@@ -61,6 +61,17 @@ struct FailEntry {
     uint32_t cpu { 0 };
 };
 
+// KVM_EXIT_DEBUG (api.rst, kvm_run.debug.arch on x86): a hardware breakpoint or a single step
+// that the VMM asked for with KVM_SET_GUEST_DEBUG. `exception` is the vector (1: #DB, 3: #BP),
+// `pc` the linear address of the instruction, `dr6` says which condition fired (bits 0-3: DR0-3
+// matched, bit 14 BS: single step).
+struct Debug {
+    uint32_t exception { 0 };
+    uint64_t pc { 0 };
+    uint64_t dr6 { 0 };
+    uint64_t dr7 { 0 };
+};
+
 // KVM_RUN returned EINTR/EAGAIN or KVM_EXIT_INTR: a kick, a signal, or INIT/SIPI woke the vCPU.
 struct Interrupted { };
 
@@ -71,7 +82,7 @@ struct Unknown {
 } // namespace exit
 
 using VcpuExit = std::variant<exit::Io, exit::Mmio, exit::Hlt, exit::Shutdown, exit::EmulationFailure,
-    exit::InternalError, exit::SystemEvent, exit::FailEntry, exit::Interrupted, exit::Unknown>;
+    exit::InternalError, exit::SystemEvent, exit::FailEntry, exit::Debug, exit::Interrupted, exit::Unknown>;
 
 // Decodes the exit KVM recorded in `run`, whose mapping spans `run_size` bytes. Offsets KVM
 // gives (the PIO data offset) are checked against run_size.

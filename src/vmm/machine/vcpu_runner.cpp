@@ -77,7 +77,7 @@ void VcpuRunner::run_vcpu(std::stop_token token, size_t index)
         m_exit.request(exit_status::HostError);
     }
     while (!token.stop_requested() && !m_exit.requested()) {
-        park_if_requested(token);
+        park_if_requested(token, index);
         if (token.stop_requested())
             break;
         auto exit = vcpu.run();
@@ -87,7 +87,7 @@ void VcpuRunner::run_vcpu(std::stop_token token, size_t index)
             break;
         }
         m_counters.exits.fetch_add(1, std::memory_order_relaxed);
-        if (handle_exit(vcpu, *exit) == Next::Stop)
+        if (handle_exit(vcpu, index, *exit) == Next::Stop)
             break;
     }
     std::lock_guard lock { m_mutex };
@@ -95,20 +95,56 @@ void VcpuRunner::run_vcpu(std::stop_token token, size_t index)
     m_changed.notify_all();
 }
 
-void VcpuRunner::park_if_requested(std::stop_token const& token)
+// A vCPU parks while a pause is requested, and while resume_only() lets another one run.
+bool VcpuRunner::must_park(size_t index) const
 {
-    if (!m_pause_requested.load(std::memory_order_acquire))
+    if (m_pause_requested.load(std::memory_order_acquire))
+        return true;
+    size_t const solo = m_solo.load(std::memory_order_acquire);
+    return solo != NO_SOLO && solo != index;
+}
+
+void VcpuRunner::park_if_requested(std::stop_token const& token, size_t index)
+{
+    if (!must_park(index))
         return;
     std::unique_lock lock { m_mutex };
     ++m_parked;
     m_changed.notify_all();
-    m_changed.wait(lock, [&] { return !m_pause_requested.load() || token.stop_requested(); });
+    m_changed.wait(lock, [&] { return !must_park(index) || token.stop_requested(); });
     --m_parked;
 }
 
-VcpuRunner::Next VcpuRunner::handle_exit(kvm::VcpuFd& vcpu, kvm::VcpuExit const& exit)
+// KVM exits with KVM_EXIT_DEBUG only while KVM_SET_GUEST_DEBUG enabled it (api.rst 4.59), so
+// only a debugger causes one; still, a stop nobody waits for would hold the VM forever, so
+// without a debugger the exit is counted, guest debugging switched off, and the vCPU runs on.
+void VcpuRunner::on_debug_exit(kvm::VcpuFd& vcpu, size_t index, kvm::exit::Debug const& debug)
+{
+    if (!m_debugger.load(std::memory_order_acquire)) {
+        if (m_counters.stray_debug.fetch_add(1, std::memory_order_relaxed) == 0)
+            log::warn("vcpu{}: debug exit at {:#x} with no debugger attached: ignored", index, debug.pc);
+        (void)vcpu.set_guest_debug(kvm_guest_debug {});
+        return;
+    }
+    {
+        std::lock_guard lock { m_mutex };
+        // The first stop wins; a vCPU that hit a breakpoint at the same time re-executes the
+        // faulting instruction when it runs again, and so stops again then.
+        if (!m_debug_stop)
+            m_debug_stop = DebugStop { index, debug.exception, debug.pc, debug.dr6 };
+        m_pause_requested.store(true, std::memory_order_release);
+    }
+    m_changed.notify_all();
+    kick_all(); // this vCPU parks at the top of its loop; the others leave KVM_RUN now
+}
+
+VcpuRunner::Next VcpuRunner::handle_exit(kvm::VcpuFd& vcpu, size_t index, kvm::VcpuExit const& exit)
 {
     using namespace kvm::exit;
+    if (auto const* debug = std::get_if<Debug>(&exit)) {
+        on_debug_exit(vcpu, index, *debug);
+        return Next::Continue;
+    }
     if (auto const* io = std::get_if<Io>(&exit)) {
         handle_io(*io);
         return Next::Continue;
@@ -183,9 +219,36 @@ void VcpuRunner::resume()
 {
     {
         std::lock_guard lock { m_mutex };
+        m_debug_stop.reset();
+        m_solo.store(NO_SOLO, std::memory_order_release);
         m_pause_requested.store(false, std::memory_order_release);
     }
     m_changed.notify_all();
+}
+
+void VcpuRunner::resume_only(size_t index)
+{
+    {
+        std::lock_guard lock { m_mutex };
+        m_debug_stop.reset();
+        m_solo.store(index, std::memory_order_release);
+        m_pause_requested.store(false, std::memory_order_release);
+    }
+    m_changed.notify_all();
+}
+
+void VcpuRunner::attach_debugger(bool attached)
+{
+    m_debugger.store(attached, std::memory_order_release);
+}
+
+std::optional<DebugStop> VcpuRunner::wait_for_debug_stop(std::chrono::milliseconds timeout)
+{
+    std::unique_lock lock { m_mutex };
+    bool const stopped = m_changed.wait_for(lock, timeout, [&] { return m_debug_stop && m_parked >= m_threads.size(); });
+    if (!stopped)
+        return std::nullopt;
+    return m_debug_stop;
 }
 
 void VcpuRunner::stop()
