@@ -49,6 +49,21 @@ ParseResult<uint64_t> parse_memory(json const& value)
     return *size;
 }
 
+// PlatformConfig: only the UUID; the other fields must keep CH's defaults.
+ParseResult<std::optional<std::string>> parse_platform(json const& value)
+{
+    auto object = TRY_PARSE(JsonObject::from(value, "platform"));
+    auto uuid = TRY_PARSE(object.string_field("uuid"));
+    TRY_PARSE_VOID(object.finish({ { "num_pci_segments", 1 }, { "iommu_segments", json::array() }, { "serial_number", nullptr },
+        { "oem_strings", json::array() }, { "tdx", false }, { "sev_snp", false } }));
+    if (!uuid)
+        return std::nullopt;
+    auto canonical = machine::canonical_uuid(*uuid);
+    if (!canonical)
+        return std::unexpected(fmt::format("platform.uuid: '{}' is not a UUID (8-4-4-4-12 hex digits)", *uuid));
+    return canonical;
+}
+
 // A legacy {"path": ...} / {"args": ...} object as libvirt 9.0 sends it.
 ParseResult<std::optional<std::string>> legacy_string(JsonObject& top, std::string_view key, std::string_view inner)
 {
@@ -138,13 +153,15 @@ ParseResult<machine::VmConfig> parse_top(json const& body)
     if (auto const* console = top.field("console"))
         config.console.mode = TRY_PARSE(parse_console_mode(*console, "console"));
     TRY_PARSE_VOID(check_debug_console(top));
+    if (auto const* platform = top.field("platform"))
+        config.platform.uuid = TRY_PARSE(parse_platform(*platform));
     auto const none = json::array();
     TRY_PARSE_VOID(top.finish({
         { "iommu", false }, { "watchdog", false }, { "pvpanic", false }, { "landlock_enable", false },
         { "fs", none }, { "pmem", none }, { "devices", none }, { "user_devices", none }, { "vdpa", none },
         { "numa", none }, { "rate_limit_groups", none }, { "pci_segments", none }, { "landlock_rules", none },
         { "preserved_fds", none }, { "sgx_epc", none }, { "generic_vhost_user", none },
-        { "balloon", nullptr }, { "platform", nullptr }, { "tpm", nullptr }, { "rtc", nullptr } }));
+        { "balloon", nullptr }, { "tpm", nullptr }, { "rtc", nullptr } }));
     return config;
 }
 
@@ -185,6 +202,7 @@ json vm_config_to_json(machine::VmConfig const& config, RuntimeDetails const& ru
     out["vsock"] = config.vsock ? json { { "cid", config.vsock->cid }, { "socket", config.vsock->socket } } : json();
     out["serial"] = console_mode_to_json(config.serial, runtime.serial_pty);
     out["console"] = console_mode_to_json(config.console.mode, runtime.console_pty);
+    out["platform"] = config.platform.uuid ? json { { "uuid", *config.platform.uuid } } : json();
     return out;
 }
 

@@ -39,6 +39,9 @@ struct Options {
     // --owner-key file=PATH|fd=N and --restore source_url=...: VMCrypt (owner_key_option.h).
     std::optional<OwnerKeySpec> owner_key;
     std::optional<RestoreSpec> restore;
+    // --platform uuid=UUID (canonical); none: a random UUID (a restore takes the snapshot's).
+    std::optional<std::string> platform_uuid;
+    bool serial_given { false };         // --restore keeps the snapshot's serial unless given
 };
 
 // How the program ends without running a VM: help or version (status 0, text for stdout), or
