@@ -1,16 +1,18 @@
 // SPDX-License-Identifier: Apache-2.0
 // MachineBackend: VmBuilder builds, Vmm runs; pause/resume park the vCPU threads, shutdown
-// stops and frees everything (vCPUs first, as Vmm's destructor does).
+// stops and frees everything (vCPUs first, as Vmm's destructor does). restore_vm: a VM from a
+// sealed snapshot, refused before anything runs.
 #include "vmm/api/machine_backend.h"
 
 #include "common/log.h"
-#include "vmm/exit_status.h"
-#include "vmm/machine/vm_builder.h"
 #include "crypt/types.h"
 #include "vmm/api/vm_config_json.h"
+#include "vmm/exit_status.h"
+#include "vmm/machine/vm_builder.h"
 #include "vmm/snapshot/machine_state.h"
 #include "vmm/snapshot/snapshot_file.h"
 
+#include <algorithm>
 #include <fmt/format.h>
 
 namespace monarch::vmm::api {
@@ -43,14 +45,19 @@ std::expected<machine::VmConfig, RestoreError> manifest_config(RestoreRequest co
     return std::move(*config);
 }
 
-// "vcpu0", "vcpu1"...: exactly the config's count (apply_machine_state finds each by name; an
-// extra one would be silently dropped).
+bool is_vcpu_record(std::string_view name)
+{
+    if (!name.starts_with("vcpu") || name.size() == 4)
+        return false;
+    return std::all_of(name.begin() + 4, name.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// "vcpu0", "vcpu1"... (the per-vCPU records capture_machine_state names so): exactly the
+// config's count (apply_machine_state finds each by name; an extra one would be dropped).
 Result<void> check_vcpu_records(std::span<NamedState const> states, uint32_t cpus)
 {
-    size_t count = 0;
-    for (auto const& state : states)
-        count += state.name.starts_with("vcpu") ? 1 : 0;
-    if (count != cpus)
+    auto const count = std::ranges::count_if(states, [](NamedState const& state) { return is_vcpu_record(state.name); });
+    if (count != static_cast<std::ptrdiff_t>(cpus))
         return fail(Errc::Corrupt, "snapshot: its vCPU records do not match the config's vCPU count");
     return {};
 }
