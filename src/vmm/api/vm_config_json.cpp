@@ -145,6 +145,8 @@ ParseResult<machine::VmConfig> parse_top(json const& body)
         config.rng = TRY_PARSE(parse_rng(*rng));
     if (auto const* vsock = top.field("vsock"))
         config.vsock = TRY_PARSE(parse_vsock(*vsock));
+    if (auto const* platform = top.field("platform"))
+        config.platform.uuid = TRY_PARSE(parse_platform(*platform));
     // CH's defaults are serial Null and console Tty; absent here means ours: serial off
     // (nobody reads the VMM's stdio under an API client) and no virtio console.
     config.serial = "off";
@@ -153,8 +155,6 @@ ParseResult<machine::VmConfig> parse_top(json const& body)
     if (auto const* console = top.field("console"))
         config.console.mode = TRY_PARSE(parse_console_mode(*console, "console"));
     TRY_PARSE_VOID(check_debug_console(top));
-    if (auto const* platform = top.field("platform"))
-        config.platform.uuid = TRY_PARSE(parse_platform(*platform));
     auto const none = json::array();
     TRY_PARSE_VOID(top.finish({
         { "iommu", false }, { "watchdog", false }, { "pvpanic", false }, { "landlock_enable", false },
@@ -188,6 +188,7 @@ json vm_config_to_json(machine::VmConfig const& config, RuntimeDetails const& ru
     json out = json::object();
     out["cpus"] = { { "boot_vcpus", config.cpus }, { "max_vcpus", config.cpus } };
     out["memory"] = { { "size", config.memory } };
+    out["platform"] = config.platform.uuid ? json { { "uuid", *config.platform.uuid } } : json();
     json payload = { { "kernel", config.kernel }, { "cmdline", config.cmdline } };
     if (config.initrd)
         payload["initramfs"] = *config.initrd;
@@ -202,7 +203,6 @@ json vm_config_to_json(machine::VmConfig const& config, RuntimeDetails const& ru
     out["vsock"] = config.vsock ? json { { "cid", config.vsock->cid }, { "socket", config.vsock->socket } } : json();
     out["serial"] = console_mode_to_json(config.serial, runtime.serial_pty);
     out["console"] = console_mode_to_json(config.console.mode, runtime.console_pty);
-    out["platform"] = config.platform.uuid ? json { { "uuid", *config.platform.uuid } } : json();
     return out;
 }
 
