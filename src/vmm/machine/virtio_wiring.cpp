@@ -198,6 +198,15 @@ void VirtioWiring::stop_devices()
         entry->transport->stop_device();
 }
 
+std::vector<VirtioWiring::TransportRef> VirtioWiring::transports() const
+{
+    std::lock_guard lock { m_mutex };
+    std::vector<TransportRef> out;
+    for (auto const& entry : m_devices)
+        out.push_back({ entry->attachment.slot, entry->transport.get() });
+    return out;
+}
+
 std::vector<VirtioWiring::DeviceInfo> VirtioWiring::devices() const
 {
     std::lock_guard lock { m_mutex };

@@ -21,6 +21,10 @@
 #include "vmm/memory/guest_memory.h"
 #include "vmm/virtio/virtio_device.h"
 
+namespace monarch::vmm::virtio {
+class VirtioPci;
+}
+
 #include <boost/asio/io_context.hpp>
 
 #include <cstdint>
@@ -73,6 +77,9 @@ public:
     [[nodiscard]] Result<void> quiesce();
     [[nodiscard]] Result<std::vector<NamedState>> save_state() const;
     [[nodiscard]] Result<void> restore_state(std::span<NamedState const> records);
+    // quiesce()'s counterpart (Vmm::resume() calls it): the devices take requests again and
+    // get the queue notifications that arrived meanwhile. Runs on the loop (dispatched there).
+    void thaw();
 
     struct DeviceInfo {
         std::string name;   // "virtio-pci-virtio-blk"...
@@ -85,6 +92,12 @@ public:
 
 private:
     struct PciVirtioDevice;
+    // For the snapshot code (virtio_wiring_state.cpp): each device's slot and transport.
+    struct TransportRef {
+        uint8_t slot { 0 };
+        virtio::VirtioPci* transport { nullptr };
+    };
+    [[nodiscard]] std::vector<TransportRef> transports() const;
     explicit VirtioWiring(Resources resources); // out of line: PciVirtioDevice is incomplete here
     [[nodiscard]] Result<void> attach_notifiers(PciVirtioDevice&);
 

@@ -64,6 +64,8 @@ void Vmm::pause()
 
 void Vmm::resume()
 {
+    if (m_virtio)
+        m_virtio->thaw(); // after a snapshot's quiesce; nothing to do otherwise
     if (m_vcpus)
         m_vcpus->resume();
 }

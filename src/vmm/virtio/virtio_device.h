@@ -88,6 +88,19 @@ public:
     // The driver made buffers available on queue `queue_index`.
     virtual void queue_notify(uint16_t queue_index) = 0;
 
+    // Snapshots, on the loop thread (or with the loop stopped), only while active. quiesce():
+    // finish or stop everything that touches guest memory or the queues (complete host I/O in
+    // flight and write its used entries, stop reading host input into guest buffers, give
+    // popped-but-unused chains back with Virtqueue::rewind()) and return once nothing will;
+    // the transport holds queue notifications back until thaw(). thaw(): carry on (pick up
+    // host input that arrived meanwhile). Devices without host I/O keep the defaults.
+    virtual void quiesce() {}
+    virtual void thaw() {}
+    // After a restore, once the device was activated with its restored queues (guest memory
+    // already restored): what the device does for the guest that cannot carry its host state
+    // across (virtio-vsock: TRANSPORT_RESET). Default: nothing.
+    virtual void restored() {}
+
     // Set by the device when the driver broke the protocol (a malformed chain); the transport
     // then reports DEVICE_NEEDS_RESET (virtio 1.2 section 2.1.2) and stops notifying it.
     [[nodiscard]] virtual bool needs_reset() const = 0;

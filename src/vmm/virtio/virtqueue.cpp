@@ -63,6 +63,48 @@ Result<Virtqueue> Virtqueue::create(GuestMemory& memory, QueueConfig const& conf
     return Virtqueue { memory, config };
 }
 
+VirtqueueState Virtqueue::state() const
+{
+    return VirtqueueState { m_config, m_next_available, m_next_used, m_signalled_used, m_signalled_valid, m_broken };
+}
+
+Result<Virtqueue> Virtqueue::restore(GuestMemory& memory, VirtqueueState const& state)
+{
+    if (state.config.size == 0) {
+        bool const clean = state.config.descriptor_table.raw() == 0 && state.config.available_ring.raw() == 0
+            && state.config.used_ring.raw() == 0 && state.next_available == 0 && state.next_used == 0
+            && state.signalled_used == 0 && !state.signalled_valid && !state.broken;
+        if (!clean)
+            return fail(Errc::Corrupt, "virtqueue state: a disabled queue with ring state");
+        Virtqueue queue = disabled(memory);
+        queue.m_config = state.config;
+        return queue;
+    }
+    auto queue = create(memory, state.config);
+    if (!queue)
+        return fail(Errc::Corrupt, queue.error().context);
+    // Every chain handed to the device and not returned is one of `size` descriptors heads.
+    if (static_cast<uint16_t>(state.next_available - state.next_used) > state.config.size)
+        return fail(Errc::Corrupt, "virtqueue state: more chains outstanding than the queue size");
+    if (state.signalled_valid && static_cast<uint16_t>(state.next_used - state.signalled_used) > state.config.size)
+        return fail(Errc::Corrupt, "virtqueue state: last signalled used index beyond the ring");
+    queue->m_next_available = state.next_available;
+    queue->m_next_used = state.next_used;
+    queue->m_signalled_used = state.signalled_used;
+    queue->m_signalled_valid = state.signalled_valid;
+    queue->m_broken = state.broken;
+    return queue;
+}
+
+Result<void> Virtqueue::rewind(uint16_t count)
+{
+    if (static_cast<uint16_t>(m_next_available - m_next_used) < count)
+        return fail(Errc::InvalidArgument, "virtqueue: rewinding more chains than are outstanding");
+    m_next_available = static_cast<uint16_t>(m_next_available - count);
+    publish_avail_event();
+    return {};
+}
+
 Failure Virtqueue::mark_broken(std::string_view why)
 {
     // Guest-triggerable: debug only; the transport counts NEEDS_RESET and warns once.

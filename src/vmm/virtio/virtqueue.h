@@ -43,6 +43,17 @@ struct QueueConfig {
     bool indirect { false };      // VIRTIO_F_INDIRECT_DESC was negotiated
 };
 
+// A queue's position for snapshots: what the driver programmed plus the device's indices and
+// its EVENT_IDX bookkeeping (the used index at the last interrupt decision).
+struct VirtqueueState {
+    QueueConfig config;
+    uint16_t next_available { 0 };
+    uint16_t next_used { 0 };
+    uint16_t signalled_used { 0 };
+    bool signalled_valid { false };
+    bool broken { false };
+};
+
 // One guest buffer of a chain, already checked to lie inside guest RAM.
 struct GuestBuffer {
     GuestPhysAddr address;
@@ -70,6 +81,17 @@ public:
     // ActivateContext::queues so that the vector always has one entry per declared queue.
     [[nodiscard]] static Virtqueue disabled(GuestMemory& memory) { return Virtqueue { memory, QueueConfig {} }; }
     [[nodiscard]] bool enabled() const { return m_config.size != 0; }
+
+    // Snapshots. state() is taken with the device quiesced (no chain popped and not yet
+    // returned, see rewind()). restore() checks the ring as create() does and that the indices
+    // are consistent (at most `size` chains outstanding); Errc::Corrupt otherwise. A disabled
+    // state (size 0) must carry no addresses or indices.
+    [[nodiscard]] VirtqueueState state() const;
+    [[nodiscard]] static Result<Virtqueue> restore(GuestMemory& memory, VirtqueueState const& state);
+    // Gives the last `count` popped chains back to the available ring, unused: the next pop()
+    // returns them again. For a device that holds popped chains (virtio-net's receive buffers)
+    // and must let go of them before a snapshot. InvalidArgument when fewer are outstanding.
+    [[nodiscard]] Result<void> rewind(uint16_t count);
 
     // The next available chain, or nullopt when the driver has made none available.
     // Errc::Corrupt for a malformed chain or an available index more than `size` ahead.

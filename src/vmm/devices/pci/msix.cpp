@@ -214,6 +214,32 @@ uint64_t MsixTable::malformed_accesses() const
     return m_malformed_accesses;
 }
 
+MsixState MsixTable::state() const
+{
+    std::lock_guard lock { m_mutex };
+    return MsixState { m_entries, m_pending, m_enabled, m_function_masked };
+}
+
+Result<void> MsixTable::restore(MsixState const& state)
+{
+    if (state.entries.size() != m_entries.size() || state.pending.size() != m_pending.size())
+        return fail(Errc::Corrupt, "MSI-X state: another vector count");
+    for (auto const& entry : state.entries) {
+        if ((entry.address_low & 0x3u) != 0 || (entry.vector_control & ~msix::VECTOR_CONTROL_MASK) != 0)
+            return fail(Errc::Corrupt, "MSI-X state: reserved bits set in a table entry");
+    }
+    if (unsigned const used = m_entries.size() % 64; used != 0 && (state.pending.back() >> used) != 0)
+        return fail(Errc::Corrupt, "MSI-X state: pending bits past the last vector");
+    std::lock_guard lock { m_mutex };
+    m_entries = state.entries;
+    m_pending = state.pending;
+    m_enabled = state.enabled;
+    m_function_masked = state.function_masked;
+    for (uint16_t vector = 0; vector < m_entries.size(); ++vector)
+        report_locked(vector);
+    return {};
+}
+
 MsixCapability::MsixCapability(PciConfigSpace& config, MsixTable& table, MsixLocation table_at, MsixLocation pba_at)
 {
     // 6.8.2.4/6.8.2.5: BIR in bits 2:0, a qword-aligned offset in bits 31:3.

@@ -4,6 +4,7 @@
 // configuration space whose Message Control drives the table's enable and function mask.
 #pragma once
 
+#include "common/result.h"
 #include "vmm/devices/pci/msi.h"
 #include "vmm/devices/pci/pci_config_space.h"
 
@@ -35,6 +36,24 @@ enum class MsixDelivery : uint8_t {
     Pending,   // masked (vector or function): the PBA bit is set, delivered on unmask
     Disabled,  // MSI-X is off: nothing recorded; the device falls back to INTx
     Invalid,   // vector out of range (a device bug or a guest-chosen vector number)
+};
+
+// One vector table entry as software wrote it (6.8.2.6 to 6.8.2.9).
+struct MsixEntry {
+    uint32_t address_low { 0 };
+    uint32_t address_high { 0 };
+    uint32_t data { 0 };
+    uint32_t vector_control { msix::VECTOR_CONTROL_MASK }; // masked at reset (6.8.2.9)
+    friend bool operator==(MsixEntry const&, MsixEntry const&) = default;
+};
+
+// A table's snapshot: the entries, the PBA and Message Control's two bits.
+struct MsixState {
+    std::vector<MsixEntry> entries;
+    std::vector<uint64_t> pending; // the PBA, (vector count + 63) / 64 words
+    bool enabled { false };
+    bool function_masked { false };
+    friend bool operator==(MsixState const&, MsixState const&) = default;
 };
 
 // Thread-safe: table/PBA accesses come from vCPU threads, notify() from the event loop. The
@@ -69,13 +88,15 @@ public:
     [[nodiscard]] MsiMessage message(uint16_t vector) const;
     [[nodiscard]] uint64_t malformed_accesses() const;
 
+    // Snapshots. restore() refuses (Errc::Corrupt, nothing changed) a state of another vector
+    // count, reserved address or vector-control bits set, or PBA bits past the last vector;
+    // then reports every vector to the router (so that it sets up the routes as the guest had
+    // them) and delivers nothing: pending bits stay pending until the guest unmasks.
+    [[nodiscard]] MsixState state() const;
+    [[nodiscard]] Result<void> restore(MsixState const& state);
+
 private:
-    struct Entry {
-        uint32_t address_low { 0 };
-        uint32_t address_high { 0 };
-        uint32_t data { 0 };
-        uint32_t vector_control { msix::VECTOR_CONTROL_MASK }; // masked at reset (6.8.2.9)
-    };
+    using Entry = MsixEntry;
     [[nodiscard]] bool blocked_locked(uint16_t vector) const;
     [[nodiscard]] bool pending_locked(uint16_t vector) const;
     void set_pending_locked(uint16_t vector, bool value);

@@ -235,6 +235,21 @@ uint8_t PciConfigSpace::add_capability(uint8_t id, std::span<std::byte const> bo
     return static_cast<uint8_t>(offset);
 }
 
+Result<void> PciConfigSpace::restore(std::span<std::byte const> bytes)
+{
+    if (bytes.size() != m_bytes.size())
+        return fail(Errc::Corrupt, "PCI config state: not 256 bytes");
+    for (size_t offset = 0; offset < m_bytes.size(); ++offset) {
+        auto fixed = ~m_writable[offset];
+        if (offset == config::STATUS)
+            fixed &= ~std::byte { status::INTERRUPT };
+        if (((bytes[offset] ^ m_bytes[offset]) & fixed) != std::byte { 0 })
+            return fail(Errc::Corrupt, "PCI config state: read-only bits differ (another device)");
+    }
+    std::copy(bytes.begin(), bytes.end(), m_bytes.begin());
+    return {};
+}
+
 void PciConfigSpace::set_interrupt_status(bool asserted)
 {
     uint16_t value = read_u16(config::STATUS);

@@ -4,6 +4,7 @@
 // registers, with per-bit write masks so that read-only bits stay read-only.
 #pragma once
 
+#include "common/result.h"
 #include "vmm/devices/pci/pci_device.h"
 
 #include <array>
@@ -142,6 +143,15 @@ public:
     void set_command_observer(std::function<void(uint16_t old_command, uint16_t new_command)>);
 
     [[nodiscard]] uint64_t malformed_accesses() const { return m_malformed_accesses; }
+
+    // Snapshots: the 256 bytes of the header and capabilities as they are now. restore()
+    // accepts a state only if every bit software cannot write (IDs, BAR type bits, the
+    // capability list) equals this space's own, except Status' Interrupt bit, which the device
+    // recomputes; Errc::Corrupt (nothing changed) otherwise. It copies the bytes without
+    // calling hooks or observers: the owner re-derives what it keeps beside them (MSI-X
+    // control, INTx Disable) and the host bridge re-maps the BARs.
+    [[nodiscard]] std::array<std::byte, config::SIZE> state() const { return m_bytes; }
+    [[nodiscard]] Result<void> restore(std::span<std::byte const> bytes);
 
 private:
     struct Capability {

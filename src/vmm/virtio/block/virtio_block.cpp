@@ -241,6 +241,20 @@ void VirtioBlock::drain(Completion how)
     }
 }
 
+void VirtioBlock::quiesce()
+{
+    // The requests completed either way; only the image's own flush failed.
+    if (auto flushed = flush_and_quiesce(); !flushed)
+        log::warn("virtio-blk: quiesce: {}", to_string(flushed.error()));
+}
+
+void VirtioBlock::thaw()
+{
+    m_quiesced = false;
+    if (m_context && !m_needs_reset)
+        process_queue();
+}
+
 Result<void> VirtioBlock::flush_and_quiesce()
 {
     m_quiesced = true;

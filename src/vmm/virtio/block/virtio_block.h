@@ -55,6 +55,10 @@ public:
     void reset() override;
     void queue_notify(uint16_t queue_index) override;
     [[nodiscard]] bool needs_reset() const override { return m_needs_reset; }
+    // Snapshots: flush_and_quiesce() (every request in flight completes, its used entry is
+    // written); thaw() takes requests again, starting with those that arrived meanwhile.
+    void quiesce() override;
+    void thaw() override;
 
     // For SIGTERM (libvirt sends SIGKILL 10 ms later): completes every request in flight, takes
     // no new ones, and fdatasync()s the image, so that every write the guest saw acknowledged

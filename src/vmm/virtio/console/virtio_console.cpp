@@ -77,6 +77,7 @@ Result<void> VirtioConsole::activate(ActivateContext context)
         return fail(Errc::InvalidArgument, "virtio-console: expects a receive and a transmit queue");
     m_context.emplace(context);
     m_needs_reset = false;
+    m_quiesced = false;
     deliver_input(); // input that arrived before the driver was ready
     return {};
 }
@@ -96,6 +97,13 @@ void VirtioConsole::queue_notify(uint16_t queue_index)
         deliver_input();
     else if (queue_index == TRANSMIT_QUEUE)
         transmit();
+}
+
+void VirtioConsole::thaw()
+{
+    m_quiesced = false;
+    if (m_context)
+        deliver_input();
 }
 
 void VirtioConsole::broken()
@@ -131,7 +139,7 @@ void VirtioConsole::deliver_input()
     {
         std::lock_guard lock(m_input_mutex);
         m_delivery_posted = false;
-        if (!m_context || m_needs_reset)
+        if (!m_context || m_needs_reset || m_quiesced)
             return;
         auto& queue = m_context->queues[RECEIVE_QUEUE];
         std::vector<std::byte> chunk;

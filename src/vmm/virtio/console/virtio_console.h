@@ -53,6 +53,9 @@ public:
     void reset() override;
     void queue_notify(uint16_t queue_index) override;
     [[nodiscard]] bool needs_reset() const override { return m_needs_reset; }
+    // Snapshots: host input stays in the pending buffer while quiesced; thaw() delivers it.
+    void quiesce() override { m_quiesced = true; }
+    void thaw() override;
 
     [[nodiscard]] CharBackend& backend() { return *m_backend; }
     [[nodiscard]] ConsoleCounters const& counters() const { return m_counters; }
@@ -78,6 +81,7 @@ private:
 
     std::optional<ActivateContext> m_context;
     bool m_needs_reset { false };
+    bool m_quiesced { false };
     ConsoleCounters m_counters;
 };
 

@@ -116,6 +116,7 @@ Result<void> VirtioNet::activate(ActivateContext context)
     m_needs_reset = false;
     m_frame_length = 0;
     m_rx_chains.clear();
+    m_quiesced = false;
     arm_wait();
     return {};
 }
@@ -129,6 +130,27 @@ void VirtioNet::reset()
     m_frame_length = 0;
     m_needs_reset = false;
     (void)m_tap.set_offloads(0);
+}
+
+void VirtioNet::quiesce()
+{
+    m_quiesced = true;
+    m_tap_events.cancel(); // the cancelled handler touches nothing
+    m_waiting = false;
+    if (!m_context || m_rx_chains.empty())
+        return;
+    // The held chains are the receive queue's most recently popped ones, in order.
+    auto const held = static_cast<uint16_t>(m_rx_chains.size());
+    if (auto rewound = m_context->queues[RECEIVE_QUEUE].rewind(held); !rewound)
+        log::warn("virtio-net: quiesce: {}", to_string(rewound.error()));
+    m_rx_chains.clear();
+}
+
+void VirtioNet::thaw()
+{
+    m_quiesced = false;
+    if (m_context && !m_needs_reset)
+        receive(); // frames that arrived meanwhile; re-arms the tap wait
 }
 
 void VirtioNet::queue_notify(uint16_t queue_index)
@@ -150,7 +172,7 @@ void VirtioNet::broken()
 
 void VirtioNet::arm_wait()
 {
-    if (m_waiting || !m_context)
+    if (m_waiting || !m_context || m_quiesced)
         return;
     m_waiting = true;
     m_tap_events.async_wait(boost::asio::posix::descriptor_base::wait_read, [this](boost::system::error_code error) {
@@ -201,6 +223,8 @@ void VirtioNet::transmit()
 
 void VirtioNet::receive()
 {
+    if (m_quiesced || !m_context)
+        return;
     bool delivered = false;
     bool more = true;
     for (int round = 0; round < FRAMES_PER_ROUND && more && !m_needs_reset; ++round) {

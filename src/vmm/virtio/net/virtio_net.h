@@ -70,6 +70,10 @@ public:
     void reset() override;
     void queue_notify(uint16_t queue_index) override;
     [[nodiscard]] bool needs_reset() const override { return m_needs_reset; }
+    // Snapshots: stop reading the tap and give held receive buffers back to the ring
+    // (Virtqueue::rewind), so the snapshot shows them as still available; thaw() reads again.
+    void quiesce() override;
+    void thaw() override;
 
     [[nodiscard]] std::string const& tap_name() const { return m_tap.name(); }
     [[nodiscard]] machine::MacAddress const& mac() const { return m_mac; }
@@ -97,6 +101,7 @@ private:
 
     std::optional<ActivateContext> m_context;
     bool m_needs_reset { false };
+    bool m_quiesced { false };
     bool m_mergeable { false };
     std::vector<std::byte> m_frame;             // one frame from the tap, header included
     size_t m_frame_length { 0 };                // 0: none pending

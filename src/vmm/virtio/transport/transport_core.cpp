@@ -224,6 +224,9 @@ void TransportCore::activate_on_loop(uint64_t features, std::vector<Virtqueue> q
         return;
     }
     m_loop_active = true;
+    // Posted before a snapshot's quiesce and run after it: quiesce the new device too.
+    if (m_quiesced)
+        m_device.quiesce();
     refresh_config_on_loop();
 }
 
@@ -233,6 +236,7 @@ void TransportCore::reset_on_loop()
         m_device.reset();
     m_loop_active = false;
     m_loop_queues.clear();
+    m_held_notifications.clear();
     refresh_config_on_loop();
     std::lock_guard lock { m_mutex };
     if (m_resets_in_flight > 0)
@@ -252,6 +256,11 @@ void TransportCore::handle_queue_notify(uint16_t index)
     if (!m_loop_active || index >= m_loop_queues.size()) {
         std::lock_guard lock { m_mutex };
         ++m_counters.ignored_notifications;
+        return;
+    }
+    if (m_quiesced) {
+        m_held_notifications.resize(m_loop_queues.size());
+        m_held_notifications[index] = true;
         return;
     }
     // A device that broke during asynchronous work (a completion, host input) is not kicked

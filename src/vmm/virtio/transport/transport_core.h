@@ -54,17 +54,32 @@ struct TransportCounters {
     uint64_t needs_reset_reports { 0 };
 };
 
+// One queue's registers as the driver programmed them (both transports).
+struct QueueRegisters {
+    uint16_t max_size { 0 };
+    uint16_t size { 0 };
+    bool ready { false };
+    uint64_t descriptor_table { 0 };
+    uint64_t driver_area { 0 };
+    uint64_t device_area { 0 };
+    uint16_t msix_vector { NO_VECTOR }; // virtio-pci only
+};
+
+// The core's part of a snapshot: registers, and the running queues' positions.
+struct TransportCoreState {
+    uint8_t status { 0 };
+    uint32_t device_feature_select { 0 };
+    uint32_t driver_feature_select { 0 };
+    uint64_t driver_features { 0 };
+    uint32_t config_generation { 0 };
+    uint16_t queue_select { 0 };
+    std::vector<QueueRegisters> queues;  // one per device queue
+    std::vector<VirtqueueState> rings;   // one per device queue while the device runs, else empty
+};
+
 class TransportCore final : public VirtioInterrupt {
 public:
-    struct QueueRegisters {
-        uint16_t max_size { 0 };
-        uint16_t size { 0 };
-        bool ready { false };
-        uint64_t descriptor_table { 0 };
-        uint64_t driver_area { 0 };
-        uint64_t device_area { 0 };
-        uint16_t msix_vector { NO_VECTOR }; // virtio-pci only
-    };
+    using QueueRegisters = virtio::QueueRegisters;
 
     // Device configuration bytes cached for vCPU-thread reads (device calls stay on the loop).
     static constexpr size_t CONFIG_CACHE_SIZE = 256;
@@ -134,6 +149,23 @@ public:
     // its host I/O. On the loop thread, or after the loop has stopped.
     void stop_device();
 
+    // --- snapshots (transport_core_state.cpp) ---
+    // On the loop thread or with the loop stopped. quiesce(): VirtioDevice::quiesce() of an
+    // active device; queue notifications are then held back (remembered per queue) until
+    // thaw(), which runs VirtioDevice::thaw() and delivers them. Both are idempotent.
+    void quiesce();
+    void thaw();
+    [[nodiscard]] bool quiesced() const { return m_quiesced; }
+    // Taken after quiesce() (or before the device ever ran): registers under mutex(), queue
+    // positions from the loop's side.
+    [[nodiscard]] TransportCoreState state() const;
+    // Into a core that has not run (status 0, never activated), before vCPUs start and with the
+    // loop running nothing for this device: checks every field against this device (queue
+    // count and maximum sizes, offered features, status bits, ring placement and positions);
+    // Errc::Corrupt without changing anything. With DRIVER_OK the device is activated on the
+    // calling thread over the restored queues, then told restored().
+    [[nodiscard]] Result<void> restore(TransportCoreState const& state);
+
     // VirtioInterrupt: the device's calls, on the loop thread.
     void signal_queue(uint16_t queue_index) override;
     void signal_config() override;
@@ -167,8 +199,13 @@ private:
     std::array<std::byte, CONFIG_CACHE_SIZE> m_config_cache {};
     TransportCounters m_counters;
 
+    [[nodiscard]] Result<void> check_state(TransportCoreState const& state) const;
+    [[nodiscard]] Result<std::vector<Virtqueue>> restored_queues(TransportCoreState const& state) const;
+
     // The io_context thread only.
     bool m_loop_active { false };
+    bool m_quiesced { false };
+    std::vector<bool> m_held_notifications; // per queue, while quiesced
     std::vector<Virtqueue> m_loop_queues;
 };
 

@@ -59,6 +59,12 @@ inline constexpr uint32_t INT_CONFIG = 2; // bit 1: configuration change
 
 inline constexpr uint64_t VIRTIO_MMIO_WINDOW_SIZE = 0x1000;
 
+// A virtio-mmio transport's snapshot: the core's registers and queues, InterruptStatus.
+struct VirtioMmioState {
+    TransportCoreState core;
+    uint32_t interrupt_status { 0 };
+};
+
 class VirtioMmio final : public BusDevice, private TransportInterruptSink {
 public:
     // `device`, `memory`, `loop` and `irq` outlive the transport; the loop must not run
@@ -76,6 +82,14 @@ public:
     void stop_device() { m_core.stop_device(); }
 
     [[nodiscard]] uint32_t interrupt_status() const;
+
+    // Snapshots, as VirtioPci's (see transport_core.h): restore() refuses InterruptStatus bits
+    // other than INT_VRING/INT_CONFIG and what the core refuses, then re-raises the line.
+    void quiesce() { m_core.quiesce(); }
+    void thaw() { m_core.thaw(); }
+    [[nodiscard]] VirtioMmioState state() const;
+    [[nodiscard]] Result<void> restore(VirtioMmioState const& state);
+    [[nodiscard]] VirtioDevice const& device() const { return m_core.device(); }
     [[nodiscard]] TransportCounters counters() const;
 
 private:

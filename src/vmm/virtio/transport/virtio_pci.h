@@ -22,12 +22,23 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include <array>
+
 #include <cstdint>
 #include <mutex>
 #include <string>
 #include <vector>
 
 namespace monarch::vmm::virtio {
+
+// A virtio-pci transport's snapshot (taken with the device quiesced, vCPUs paused).
+struct VirtioPciState {
+    TransportCoreState core; // per-queue MSI-X vectors included
+    std::array<std::byte, pci::config::SIZE> config {};
+    pci::MsixState msix;
+    uint8_t isr { 0 };
+    uint16_t config_vector { NO_VECTOR };
+};
 
 class VirtioPci final : public pci::PciDevice, private TransportInterruptSink {
 public:
@@ -58,6 +69,18 @@ public:
     [[nodiscard]] uint8_t isr() const;
     [[nodiscard]] TransportCounters counters() const;
     [[nodiscard]] pci::MsixTable const& msix() const { return m_msix; }
+
+    // Snapshots (virtio_pci_state.cpp); see TransportCore for threads and order. restore()
+    // checks everything first (Errc::Corrupt: a vector the table does not have, ISR bits
+    // other than queue/config, and what the core, config space and table refuse), then
+    // applies it: the MSI-X routes are reported to the router, INTx is re-asserted when
+    // ISR and the command register say so, and the device is activated if it ran. The BAR
+    // address comes with the config bytes; the host bridge is told separately.
+    void quiesce() { m_core.quiesce(); }
+    void thaw() { m_core.thaw(); }
+    [[nodiscard]] VirtioPciState state() const;
+    [[nodiscard]] Result<void> restore(VirtioPciState const& state);
+    [[nodiscard]] VirtioDevice const& device() const { return m_core.device(); }
 
 private:
     void add_capabilities();

@@ -59,6 +59,7 @@ Result<void> VsockDevice::activate(ActivateContext context)
     m_queues = &context.queues;
     m_interrupt = &context.interrupt;
     m_needs_reset = false;
+    m_quiesced = false;
     // Host clients may have asked to connect before the driver was ready.
     process_tx();
     process_rx();
@@ -96,9 +97,16 @@ void VsockDevice::signal_if_needed(uint16_t queue_index)
         m_interrupt->signal_queue(queue_index);
 }
 
+void VsockDevice::thaw()
+{
+    m_quiesced = false;
+    process_tx();
+    process_rx();
+}
+
 void VsockDevice::process_tx()
 {
-    if (!active())
+    if (!active() || m_quiesced)
         return;
     auto& queue = (*m_queues)[TX_QUEUE];
     bool used = false;
@@ -182,7 +190,7 @@ void VsockDevice::refuse_packet(PacketHeader const& header, PacketFault fault)
 
 void VsockDevice::process_rx()
 {
-    if (!active() || m_in_rx)
+    if (!active() || m_in_rx || m_quiesced)
         return;
     m_in_rx = true;
     auto& queue = (*m_queues)[RX_QUEUE];

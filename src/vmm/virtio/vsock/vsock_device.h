@@ -53,6 +53,12 @@ public:
     void reset() override;
     void queue_notify(uint16_t queue_index) override;
     [[nodiscard]] bool needs_reset() const override { return m_needs_reset; }
+    // Snapshots: no packet moves between the queues and the muxer while quiesced (host
+    // sockets keep their data in the muxer); thaw() moves what waited. After a restore the
+    // host connections are gone: restored() sends TRANSPORT_RESET (section 5.10.6.6).
+    void quiesce() override { m_quiesced = true; }
+    void thaw() override;
+    void restored() override { (void)transport_reset(); }
 
     // Closes every connection and tells the driver with VIRTIO_VSOCK_EVENT_TRANSPORT_RESET
     // (section 5.10.6.6), as after a snapshot restore. Whether an event buffer was available.
@@ -85,6 +91,7 @@ private:
     std::vector<Virtqueue>* m_queues { nullptr };
     VirtioInterrupt* m_interrupt { nullptr };
     bool m_needs_reset { false };
+    bool m_quiesced { false };
     bool m_in_rx { false };   // process_rx() is on the stack (the muxer may call back into it)
 
     std::vector<std::byte> m_packet;   // one packet, header and payload, either direction
