@@ -53,7 +53,7 @@ std::expected<cli::Options, cli::CliExit> parse(std::vector<std::string> args)
 
 } // namespace
 
-TEST_CASE("vm.restore: only without a VM; the restored VM is Paused, or Running with resume", "[unit][api][restore]")
+TEST_CASE("vm.restore: only without a VM, and the restored VM is Paused (Running with resume)", "[unit][api][restore]")
 {
     Fixture f;
     auto restored = f.put("/api/v1/vm.restore", R"({"source_url": "file:///snapshots/one", "prefault": true})");
@@ -147,7 +147,7 @@ TEST_CASE("vm.create gives a VM without platform.uuid a random one, and keeps a 
     CHECK(f.controller.info()->config.platform.uuid == given.platform.uuid);
 }
 
-TEST_CASE("platform.uuid: parsed, made lower case, written back; bad ones are refused", "[unit][api][restore]")
+TEST_CASE("platform.uuid is parsed to lower case and written back, and bad ones are refused", "[unit][api][restore]")
 {
     json body = { { "payload", { { "kernel", "/k" } } }, { "platform", { { "uuid", "0B6F3C1E-2F4A-4D35-9A57-3C0F6B1D2E8F" }, { "num_pci_segments", 1 } } } };
     auto config = vm_config_from_json(body);
@@ -174,7 +174,7 @@ TEST_CASE("platform.uuid: parsed, made lower case, written back; bad ones are re
     }
 }
 
-TEST_CASE("--platform uuid= and --restore's keys on the command line", "[unit][cli][restore]")
+TEST_CASE("the command line takes the platform UUID and the restore keys", "[unit][cli][restore]")
 {
     auto options = parse({ "--platform", "uuid=0B6F3C1E-2F4A-4D35-9A57-3C0F6B1D2E8F" });
     REQUIRE(options.has_value());
