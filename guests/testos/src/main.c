@@ -150,6 +150,8 @@ static void start_workload(void)
     } else if (run_argument("spin", TESTOS_MAX_TASKS - 1, &n)) {
         uint64_t spinners = start_group("spinner", user_spinner, n, false);
         main_task = must(task_create("spin-wait", 0, user_spin_coordinator, spinners, SPIN_TIME_NS, false));
+    } else if (is_run("count")) {
+        main_task = must(task_create("counter", 0, user_counter, 0, 0, false));
     } else if (run_argument("pio-bench", 1ull << 32, &n)) {
         main_task = must(task_create("pio-bench", 0, user_pio_bench, n, 0, false));
     } else if (run_argument("mmio-bench", 1ull << 32, &n)) {

@@ -7,6 +7,7 @@
 #include "common/log.h"
 #include "vmm/api/ch_compat.h"
 #include "vmm/api/vm_config_json.h"
+#include "vmm/vmcrypt/sealed_file.h"
 
 #include <array>
 #include <fmt/format.h>
@@ -37,6 +38,7 @@ constexpr std::array ROUTES {
     Route { "vmm.ping", Method::Get, nullptr },
     Route { "vmm.shutdown", Method::Put, nullptr },
     Route { "vm.create", Method::Put, nullptr },
+    Route { "vm.restore", Method::Put, nullptr },
     Route { "vm.info", Method::Get, nullptr },
     Route { "vm.counters", Method::Get, nullptr },
     Route { "vm.boot", Method::Put, &VmController::boot },
@@ -47,6 +49,27 @@ constexpr std::array ROUTES {
     Route { "vm.power-button", Method::Put, &VmController::power_button },
     Route { "vm.delete", Method::Put, &VmController::remove },
 };
+
+// RestoreConfig (cloud-hypervisor.yaml): source_url (a file:/// URL) is required; prefault
+// and resume are booleans; memory_restore_mode only as "Copy" (the sealed stream is always
+// read whole: there is no on-demand paging of sealed pages); net_fds are not supported.
+ParseResult<RestoreRequest> restore_request_from_body(std::string_view body)
+{
+    auto const parsed = TRY_PARSE(parse_body(body)); // JsonObject refers to it
+    auto object = TRY_PARSE(JsonObject::from(parsed, ""));
+    auto url = TRY_PARSE(object.string_field("source_url"));
+    if (!url)
+        return std::unexpected(std::string("source_url: required (file:///DIR)"));
+    auto path = vmcrypt::path_from_file_url(*url);
+    if (!path)
+        return std::unexpected(fmt::format("source_url: '{}': {}", *url, to_string(path.error())));
+    RestoreRequest request;
+    request.directory = std::move(*path);
+    request.prefault = TRY_PARSE(object.bool_field("prefault")).value_or(false);
+    request.resume = TRY_PARSE(object.bool_field("resume")).value_or(false);
+    TRY_PARSE_VOID(object.finish({ { "memory_restore_mode", "Copy" }, { "net_fds", json::array() } }));
+    return request;
+}
 
 HttpResponse from_result(ApiResult<void> const& result)
 {
@@ -84,6 +107,8 @@ HttpResponse ApiHandler::handle(http::HttpRequest const& request)
         return vmm_shutdown();
     if (route->name == "vm.create")
         return create(request);
+    if (route->name == "vm.restore")
+        return restore(request);
     if (route->name == "vm.info")
         return info();
     return counters();
@@ -113,6 +138,17 @@ HttpResponse ApiHandler::create(http::HttpRequest const& request)
     if (!config)
         return HttpResponse::error(400, fmt::format("vm.create: {}", config.error()));
     return from_result(m_controller.create(std::move(*config)));
+}
+
+HttpResponse ApiHandler::restore(http::HttpRequest const& request)
+{
+    auto parsed = restore_request_from_body(request.body);
+    if (!parsed)
+        return HttpResponse::error(400, fmt::format("vm.restore: {}", parsed.error()));
+    auto response = from_result(m_controller.restore(*parsed));
+    if (response.status >= 400)
+        log::warn("api: vm.restore refused: {}", response.body);
+    return response;
 }
 
 HttpResponse ApiHandler::info() const

@@ -25,6 +25,7 @@ private:
     [[nodiscard]] http::HttpResponse ping() const;
     [[nodiscard]] http::HttpResponse vmm_shutdown();
     [[nodiscard]] http::HttpResponse create(http::HttpRequest const&);
+    [[nodiscard]] http::HttpResponse restore(http::HttpRequest const&);
     [[nodiscard]] http::HttpResponse info() const;
     [[nodiscard]] http::HttpResponse counters() const;
 

@@ -49,6 +49,21 @@ ParseResult<uint64_t> parse_memory(json const& value)
     return *size;
 }
 
+// PlatformConfig: only the UUID; the other fields must keep CH's defaults.
+ParseResult<std::optional<std::string>> parse_platform(json const& value)
+{
+    auto object = TRY_PARSE(JsonObject::from(value, "platform"));
+    auto uuid = TRY_PARSE(object.string_field("uuid"));
+    TRY_PARSE_VOID(object.finish({ { "num_pci_segments", 1 }, { "iommu_segments", json::array() }, { "serial_number", nullptr },
+        { "oem_strings", json::array() }, { "tdx", false }, { "sev_snp", false } }));
+    if (!uuid)
+        return std::nullopt;
+    auto canonical = machine::canonical_uuid(*uuid);
+    if (!canonical)
+        return std::unexpected(fmt::format("platform.uuid: '{}' is not a UUID (8-4-4-4-12 hex digits)", *uuid));
+    return canonical;
+}
+
 // A legacy {"path": ...} / {"args": ...} object as libvirt 9.0 sends it.
 ParseResult<std::optional<std::string>> legacy_string(JsonObject& top, std::string_view key, std::string_view inner)
 {
@@ -130,6 +145,8 @@ ParseResult<machine::VmConfig> parse_top(json const& body)
         config.rng = TRY_PARSE(parse_rng(*rng));
     if (auto const* vsock = top.field("vsock"))
         config.vsock = TRY_PARSE(parse_vsock(*vsock));
+    if (auto const* platform = top.field("platform"))
+        config.platform.uuid = TRY_PARSE(parse_platform(*platform));
     // CH's defaults are serial Null and console Tty; absent here means ours: serial off
     // (nobody reads the VMM's stdio under an API client) and no virtio console.
     config.serial = "off";
@@ -144,7 +161,7 @@ ParseResult<machine::VmConfig> parse_top(json const& body)
         { "fs", none }, { "pmem", none }, { "devices", none }, { "user_devices", none }, { "vdpa", none },
         { "numa", none }, { "rate_limit_groups", none }, { "pci_segments", none }, { "landlock_rules", none },
         { "preserved_fds", none }, { "sgx_epc", none }, { "generic_vhost_user", none },
-        { "balloon", nullptr }, { "platform", nullptr }, { "tpm", nullptr }, { "rtc", nullptr } }));
+        { "balloon", nullptr }, { "tpm", nullptr }, { "rtc", nullptr } }));
     return config;
 }
 
@@ -171,6 +188,7 @@ json vm_config_to_json(machine::VmConfig const& config, RuntimeDetails const& ru
     json out = json::object();
     out["cpus"] = { { "boot_vcpus", config.cpus }, { "max_vcpus", config.cpus } };
     out["memory"] = { { "size", config.memory } };
+    out["platform"] = config.platform.uuid ? json { { "uuid", *config.platform.uuid } } : json();
     json payload = { { "kernel", config.kernel }, { "cmdline", config.cmdline } };
     if (config.initrd)
         payload["initramfs"] = *config.initrd;

@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
-// VmController's transitions. Allowed: create (not created), boot (Created, Shutdown),
+// VmController's transitions. Allowed: create and restore (not created; restore leads to
+// Paused, or Running with resume), boot (Created, Shutdown),
 // pause (Running), resume (Paused), shutdown/reboot/power-button (Running, Paused), delete
 // (always). Everything else is refused with the status cloud-hypervisor.yaml documents.
 #include "vmm/api/vm_controller.h"
 
 #include "common/log.h"
 
+#include <array>
 #include <fmt/format.h>
+#include <random>
 
 namespace monarch::vmm::api {
 
@@ -29,6 +32,22 @@ std::unexpected<ApiError> refuse(unsigned status, std::string message)
     return std::unexpected(ApiError { status, std::move(message) });
 }
 
+// RFC 4122 section 4.4, version 4: a VM created without platform.uuid still has one, which
+// vm.info shows and VMCrypt seals for. An identifier, not a secret: std::random_device suffices.
+std::string random_uuid()
+{
+    std::random_device device;
+    std::array<uint8_t, 16> bytes {};
+    for (auto& byte : bytes)
+        byte = static_cast<uint8_t>(device());
+    bytes[6] = static_cast<uint8_t>((bytes[6] & 0x0f) | 0x40);
+    bytes[8] = static_cast<uint8_t>((bytes[8] & 0x3f) | 0x80);
+    std::string text;
+    for (size_t index = 0; index < bytes.size(); ++index)
+        text += fmt::format("{}{:02x}", index == 4 || index == 6 || index == 8 || index == 10 ? "-" : "", bytes[index]);
+    return text;
+}
+
 bool booted(VmState state) { return state == VmState::Running || state == VmState::Paused; }
 
 } // namespace
@@ -46,9 +65,24 @@ ApiResult<void> VmController::create(machine::VmConfig config)
 {
     if (m_state != VmState::NotCreated)
         return refuse(STATUS_ALREADY_CREATED, fmt::format("cannot create: a VM exists (state {}); delete it first", to_string(m_state)));
+    if (!config.platform.uuid)
+        config.platform.uuid = random_uuid();
     m_config = std::move(config);
     m_state = VmState::Created;
     log::info("vm created");
+    return {};
+}
+
+ApiResult<void> VmController::restore(RestoreRequest const& request)
+{
+    if (m_state != VmState::NotCreated)
+        return refuse(STATUS_ALREADY_CREATED, fmt::format("cannot restore: a VM exists (state {}); delete it first", to_string(m_state)));
+    auto config = m_backend.restore(request);
+    if (!config)
+        return refuse(config.error().status, config.error().message);
+    m_config = std::move(*config);
+    m_state = request.resume ? VmState::Running : VmState::Paused;
+    log::info("vm restored from {} ({})", request.directory, to_string(m_state));
     return {};
 }
 
@@ -71,7 +105,8 @@ ApiResult<void> VmController::pause()
         return allowed;
     if (m_state != VmState::Running)
         return refuse(STATUS_WRONG_STATE, "cannot pause: the VM is already paused");
-    m_backend.pause();
+    if (auto paused = m_backend.pause(); !paused)
+        return refuse(STATUS_BACKEND_FAILED, fmt::format("cannot pause: {}", paused.error()));
     m_state = VmState::Paused;
     return {};
 }

@@ -42,6 +42,9 @@ public:
     explicit VmController(VmBackend& backend) : m_backend(backend) {}
 
     [[nodiscard]] ApiResult<void> create(machine::VmConfig);
+    // vm.restore: only with no VM (409 otherwise); the VM then exists Paused, as Cloud
+    // Hypervisor leaves a restored VM (Running with request.resume). A refusal leaves no VM.
+    [[nodiscard]] ApiResult<void> restore(RestoreRequest const&);
     [[nodiscard]] ApiResult<void> boot();
     [[nodiscard]] ApiResult<void> pause();
     [[nodiscard]] ApiResult<void> resume();

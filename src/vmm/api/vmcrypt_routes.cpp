@@ -5,7 +5,7 @@
 
 #include "common/log.h"
 #include "vmm/api/vm_config_json.h"
-#include "vmm/snapshot/device_state.h"
+#include "vmm/snapshot/machine_state.h"
 #include "vmm/snapshot/snapshot_file.h"
 #include "vmm/vmcrypt/clear_regions.h"
 #include "vmm/vmcrypt/sealed_dump.h"
@@ -41,15 +41,13 @@ std::optional<uint64_t> parse_number(std::string_view text)
     return value;
 }
 
-// Pauses the vCPUs (if running) for the life of the object, so that a dump or snapshot is
-// one consistent image.
+// Pauses a running VM for the life of the object, so that a dump or snapshot is one
+// consistent image (VcpuRunner::pause returns once every vCPU is parked outside KVM_RUN); a VM
+// already paused stays paused. A pause that fails fails the request: nothing is captured from
+// vCPUs that may still run.
 class PauseWhile {
 public:
-    explicit PauseWhile(VmController& controller)
-        : m_controller(controller)
-        , m_paused_here(controller.state() == VmState::Running && controller.pause().has_value())
-    {
-    }
+    explicit PauseWhile(VmController& controller) : m_controller(controller) {}
     ~PauseWhile()
     {
         if (m_paused_here)
@@ -58,10 +56,35 @@ public:
     PauseWhile(PauseWhile const&) = delete;
     PauseWhile& operator=(PauseWhile const&) = delete;
 
+    [[nodiscard]] ApiResult<void> pause()
+    {
+        if (m_controller.state() == VmState::Paused)
+            return {};
+        if (m_controller.state() != VmState::Running)
+            return std::unexpected(ApiError { 500, fmt::format("the VM is neither running nor paused (state {})", to_string(m_controller.state())) });
+        if (auto paused = m_controller.pause(); !paused)
+            return std::unexpected(ApiError { 500, paused.error().message });
+        m_paused_here = true;
+        return {};
+    }
+
 private:
     VmController& m_controller;
-    bool m_paused_here;
+    bool m_paused_here { false };
 };
+
+// The vCPU and device records, with the vCPUs paused; 500 when either fails.
+std::expected<std::vector<NamedState>, HttpResponse> capture(std::string_view what, PauseWhile& paused, machine::Vmm& vmm)
+{
+    if (auto stopped = paused.pause(); !stopped)
+        return std::unexpected(HttpResponse::error(500, fmt::format("{}: cannot pause the vCPUs: {}", what, stopped.error().message)));
+    auto states = snapshot::capture_machine_state(vmm);
+    if (!states) {
+        log::warn("api: {}: capturing the machine state failed: {}", what, to_string(states.error()));
+        return std::unexpected(HttpResponse::error(500, fmt::format("{}: cannot capture the machine state: {}", what, to_string(states.error()))));
+    }
+    return std::move(*states);
+}
 
 HttpResponse host_error(std::string_view what, Error const& error)
 {
@@ -166,10 +189,11 @@ HttpResponse VmcryptRoutes::coredump(http::HttpRequest const& request, machine::
     if (!path)
         return HttpResponse::error(400, fmt::format("vm.coredump: {}", to_string(path.error())));
     vmcrypt::ClearRegions regions(vmcrypt::supplied_regions(vmm.firmware_windows(), vmm.boot_regions()));
-    auto info = m_controller.info();
-    vmcrypt::DumpContents contents { &regions, info ? info->config.cpus : 0,
-        "vCPU registers are not captured yet (FIXME: pause handshake with the vCPU threads)", {} };
     PauseWhile paused(m_controller);
+    auto states = capture("vm.coredump", paused, vmm);
+    if (!states)
+        return std::move(states.error());
+    vmcrypt::DumpContents contents { &regions, static_cast<uint32_t>(vmm.vcpus().vcpu_count()), {}, *states };
     auto written = vmcrypt::write_sealed_dump(*path, vmm.memory(), *m_sealing, contents, vmcrypt::stderr_progress("vm.coredump"));
     if (!written)
         return host_error("vm.coredump", written.error());
@@ -177,6 +201,8 @@ HttpResponse VmcryptRoutes::coredump(http::HttpRequest const& request, machine::
     return HttpResponse::no_content();
 }
 
+// Cloud Hypervisor snapshots a paused VM and leaves it paused; a running VM is paused here
+// for the snapshot and resumed after it (the API answers once the files are complete).
 HttpResponse VmcryptRoutes::snapshot(http::HttpRequest const& request, machine::Vmm& vmm)
 {
     auto path = url_path_from_body(request.body, "destination_url");
@@ -184,14 +210,17 @@ HttpResponse VmcryptRoutes::snapshot(http::HttpRequest const& request, machine::
         return HttpResponse::error(400, fmt::format("vm.snapshot: {}", to_string(path.error())));
     auto info = m_controller.info();
     nlohmann::json config = info ? vm_config_to_json(info->config) : nlohmann::json::object();
+    // The UUID the pages are sealed for, also when vm.create gave none: a restore takes it.
+    config["platform"] = { { "uuid", m_sealing->vm().to_string() } };
     PauseWhile paused(m_controller);
-    std::vector<vmcrypt::NamedState> states;
-    if (auto* uart = vmm.com1())
-        states.push_back({ "uart.com1", snapshot::encode_uart(uart->state()) });
-    auto written = snapshot::write_snapshot(*path, vmm.memory(), *m_sealing, states, config, vmcrypt::stderr_progress("vm.snapshot"));
+    auto states = capture("vm.snapshot", paused, vmm);
+    if (!states)
+        return std::move(states.error());
+    auto written = snapshot::write_snapshot(*path, vmm.memory(), *m_sealing, *states, config, vmcrypt::stderr_progress("vm.snapshot"));
     if (!written)
         return host_error("vm.snapshot", written.error());
-    log::info("vm.snapshot: {} pages sealed, generation {}", written->pages, written->generation.raw());
+    log::info("vm.snapshot: {} pages and {} state records sealed, generation {}", written->pages, states->size(),
+        written->generation.raw());
     return HttpResponse::no_content();
 }
 

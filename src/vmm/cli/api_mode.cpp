@@ -108,7 +108,7 @@ std::optional<CliExit> check_api_socket(std::string const& spec)
 }
 
 int run_with_api(std::string const& api_socket, std::optional<machine::VmConfig> config, int signal_fd, uint64_t host_total,
-    vmcrypt::VmSealing* sealing, std::optional<std::string> const& introspect_profile)
+    vmcrypt::VmSealing* sealing, std::optional<api::RestoreRequest> restore, std::optional<std::string> const& introspect_profile)
 {
     // The guest kernel's profile (--introspect profile=PATH), read before anything starts so
     // that a bad one is a usage error.
@@ -126,7 +126,7 @@ int run_with_api(std::string const& api_socket, std::optional<machine::VmConfig>
             auto exit = describe_build_error(error, vm, host_total);
             return api::BuildFailure { exit.status, exit.text };
         },
-        [&loop](int status) { loop.stop(status); });
+        [&loop](int status) { loop.stop(status); }, sealing);
     api::VmController controller(backend);
     api::ApiHandler handler(controller, [&loop] { loop.stop(exit_status::Success); });
 
@@ -173,6 +173,10 @@ int run_with_api(std::string const& api_socket, std::optional<machine::VmConfig>
         return report_error(exit_status::HostError, to_string(signals.error()));
     log::info("api: serving on {}", (*server)->path().empty() ? api_socket : (*server)->path());
 
+    if (restore) {
+        if (auto restored = controller.restore(*restore); !restored)
+            return report_error(backend.last_failure_status(), fmt::format("--restore: {}", restored.error().message));
+    }
     if (config) {
         (void)controller.create(std::move(*config));
         if (auto booted = controller.boot(); !booted)

@@ -72,6 +72,7 @@ std::expected<machine::VmConfig, CliExit> resolve(Options const& options)
     config.memory = options.memory;
     config.cpus = options.cpus;
     config.serial = options.serial;
+    config.platform.uuid = options.platform_uuid;
     apply_device_options(options.devices, config);
     // One terminal cannot carry two consoles: both would read the same keystrokes.
     if (config.serial == "stdio" && config.console.mode == "stdio")
@@ -125,20 +126,32 @@ int run_monarch_vmm(int argc, char const* const* argv)
     // VMCrypt: the process becomes non-dumpable before the owner key is read.
     std::optional<vmcrypt::VmSealing> sealing;
     if (options->owner_key) {
-        auto created = set_up_sealing(*options->owner_key);
+        auto created = set_up_sealing(*options->owner_key, options->platform_uuid);
         if (!created)
             return report(created.error());
         sealing.emplace(std::move(*created));
     }
-    if (options->restore)
-        return run_restore(*options->restore, *sealing, host_total);
     vmcrypt::VmSealing* const sealing_ptr = sealing ? &*sealing : nullptr;
+    if (options->restore) {
+        auto request = restore_request(*options);
+        if (!request)
+            return report(request.error());
+        // Before any thread exists, so that every thread inherits the blocked mask.
+        auto signal_fd = machine::block_termination_signals();
+        if (!signal_fd)
+            return report(CliExit { exit_status::HostError, to_string(signal_fd.error()) });
+        if (options->api_socket)
+            return run_with_api(*options->api_socket, std::nullopt, signal_fd->get(), host_total, sealing_ptr, std::move(*request),
+                                options->introspect_profile);
+        return run_restore(*request, *sealing, signal_fd->get(), host_total);
+    }
     // With --api-socket and no --kernel, the VM comes from vm.create (Cloud Hypervisor's way).
     if (options->api_socket && !options->kernel) {
         auto signal_fd = machine::block_termination_signals();
         if (!signal_fd)
             return report(CliExit { exit_status::HostError, to_string(signal_fd.error()) });
-        return run_with_api(*options->api_socket, std::nullopt, signal_fd->get(), host_total, sealing_ptr, options->introspect_profile);
+        return run_with_api(*options->api_socket, std::nullopt, signal_fd->get(), host_total, sealing_ptr, std::nullopt,
+                            options->introspect_profile);
     }
     auto config = resolve(*options);
     if (!config)
@@ -151,7 +164,7 @@ int run_monarch_vmm(int argc, char const* const* argv)
         return report(CliExit { exit_status::HostError, to_string(signal_fd.error()) });
 
     if (options->api_socket)
-        return run_with_api(*options->api_socket, std::move(*config), signal_fd->get(), host_total, sealing_ptr,
+        return run_with_api(*options->api_socket, std::move(*config), signal_fd->get(), host_total, sealing_ptr, std::nullopt,
                             options->introspect_profile);
     event::EventLoop loop; // before the VM: it outlives everything the VM registers on it
     auto vmm = machine::VmBuilder(*config, loop).build();

@@ -38,8 +38,9 @@ struct RawOptions {
     bool api_socket_given { false }; // an empty value is an error, not "no API"
     std::string kernel, initrd, cmdline, memory, cpus, serial { "stdio" }, log_level { "warn" };
     RawDeviceOptions devices;
-    std::string owner_key, restore;
+    std::string owner_key, restore, platform;
     std::string introspect;
+    bool serial_given { false };
 };
 
 void add_options(CLI::App& app, RawOptions& raw)
@@ -55,7 +56,8 @@ void add_options(CLI::App& app, RawOptions& raw)
     app.add_option("--cpus", raw.cpus, fmt::format("Number of vCPUs, 1 to {} (or boot=N; default 1)", MAX_CPUS))
         ->type_name("N");
     app.add_option("--serial", raw.serial, "COM1 back end: stdio|file:PATH|pty|socket:PATH|off (default stdio)")
-        ->type_name("SPEC");
+        ->type_name("SPEC")
+        ->each([&raw](std::string const&) { raw.serial_given = true; });
     add_device_options(app, raw.devices);
     app.add_option("--log-level", raw.log_level, "error|warn|info|debug|trace (default warn)")->type_name("LEVEL");
     app.add_option("--api-socket", raw.api_socket,
@@ -68,7 +70,12 @@ void add_options(CLI::App& app, RawOptions& raw)
            "Enables sealed memory views, dumps and snapshots; the process becomes non-dumpable")
         ->type_name("SOURCE");
     app.add_option("--restore", raw.restore,
-           "Restore a sealed snapshot: source_url=file:///DIR[,generation=N] (needs --owner-key)")
+           "Restore a sealed snapshot into this process: source_url=file:///DIR[,prefault=on|off][,resume=on|off]"
+           "[,generation=N] (needs --owner-key; the VM's config comes from the snapshot). With --api-socket the VM "
+           "waits paused for vm.resume unless resume=on; without it the guest runs at once")
+        ->type_name("SPEC");
+    app.add_option("--platform", raw.platform,
+           "uuid=UUID: the VM's UUID (VMCrypt seals for it; with --restore the snapshot must be of this VM)")
         ->type_name("SPEC");
     app.add_option("--introspect", raw.introspect,
            "Introspection of the guest's processes through the API: profile=PATH (a Volatility ISF JSON profile "
@@ -147,6 +154,20 @@ std::expected<Options, CliExit> convert(RawOptions const& raw)
             return usage("--introspect needs --api-socket (introspection is served by the API)");
         options.introspect_profile = std::string(spec.substr(8));
     }
+    if (!raw.platform.empty()) {
+        auto uuid = parse_platform_spec(raw.platform);
+        if (!uuid)
+            return usage(fmt::format("{} (got '{}')", to_string(uuid.error()), raw.platform));
+        options.platform_uuid = *uuid;
+    }
+    options.serial_given = raw.serial_given;
+    // Cloud Hypervisor: --restore takes the whole VM config from the snapshot.
+    bool const config_given = !raw.kernel.empty() || !raw.initrd.empty() || !raw.cmdline.empty() || !raw.memory.empty()
+        || !raw.cpus.empty() || !raw.devices.disks.empty() || !raw.devices.nets.empty() || !raw.devices.vsock.empty()
+        || raw.devices.rng_given || !raw.devices.console.empty();
+    if (options.restore && config_given)
+        return usage("--restore takes the VM's config from the snapshot: give no --kernel, --initrd, --cmdline, --memory, "
+                     "--cpus or device options with it");
     if (options.initrd && !options.kernel)
         return usage("--initrd needs --kernel (the built-in test guest takes no initrd)");
     return options;

@@ -42,6 +42,9 @@ struct Options {
     // --introspect profile=PATH: the guest kernel's ISF profile for the introspection
     // endpoints (docs/monarch-vmm.md, "Introspection"); needs --api-socket.
     std::optional<std::string> introspect_profile;
+    // --platform uuid=UUID (canonical); none: a random UUID (a restore takes the snapshot's).
+    std::optional<std::string> platform_uuid;
+    bool serial_given { false };         // --restore keeps the snapshot's serial unless given
 };
 
 // How the program ends without running a VM: help or version (status 0, text for stdout), or

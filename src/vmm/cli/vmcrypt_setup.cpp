@@ -1,13 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
-// Loading the owner key (non-dumpable first) and the --restore path.
+// Loading the owner key (non-dumpable first) and --restore without the API.
 #include "vmm/cli/vmcrypt_setup.h"
 
 #include "common/log.h"
 #include "crypt/sodium.h"
 #include "vmm/exit_status.h"
-#include "vmm/memory/guest_memory_mmap.h"
-#include "vmm/snapshot/device_state.h"
-#include "vmm/snapshot/snapshot_file.h"
+#include "vmm/cli/build_error_message.h"
+#include "vmm/event/event_loop.h"
 #include "vmm/vmcrypt/sealed_file.h"
 
 #include <cstdio>
@@ -35,7 +34,7 @@ int refuse(int status, std::string const& text)
 
 } // namespace
 
-std::expected<vmcrypt::VmSealing, CliExit> set_up_sealing(OwnerKeySpec const& spec)
+std::expected<vmcrypt::VmSealing, CliExit> set_up_sealing(OwnerKeySpec const& spec, std::optional<std::string> const& uuid)
 {
     std::string const where = spec.path ? fmt::format("file {}", *spec.path) : fmt::format("descriptor {}", spec.fd);
     auto key = load_key(spec);
@@ -43,7 +42,14 @@ std::expected<vmcrypt::VmSealing, CliExit> set_up_sealing(OwnerKeySpec const& sp
         int const status = key.error().code == Errc::Sys ? exit_status::NoInput : exit_status::Usage;
         return std::unexpected(CliExit { status, fmt::format("--owner-key: {}: {}", where, to_string(key.error())) });
     }
-    auto sealing = vmcrypt::VmSealing::create_default(std::move(*key));
+    std::optional<crypt::VmUuid> vm;
+    if (uuid) {
+        auto parsed = crypt::VmUuid::parse(*uuid);
+        if (!parsed)
+            return std::unexpected(CliExit { exit_status::Usage, fmt::format("--platform: {}", to_string(parsed.error())) });
+        vm = *parsed;
+    }
+    auto sealing = vmcrypt::VmSealing::create_default(std::move(*key), vm);
     if (!sealing)
         return std::unexpected(CliExit { exit_status::HostError, fmt::format("--owner-key: {}", to_string(sealing.error())) });
     // Names the source and the VM; never the key.
@@ -52,39 +58,35 @@ std::expected<vmcrypt::VmSealing, CliExit> set_up_sealing(OwnerKeySpec const& sp
     return std::move(*sealing);
 }
 
-int run_restore(RestoreSpec const& spec, vmcrypt::VmSealing& sealing, uint64_t host_total)
+std::expected<api::RestoreRequest, CliExit> restore_request(Options const& options)
 {
+    auto const& spec = *options.restore;
     auto directory = vmcrypt::path_from_file_url(spec.source_url);
     if (!directory)
-        return refuse(exit_status::Usage, fmt::format("--restore: '{}': {}", spec.source_url, to_string(directory.error())));
-    auto manifest = snapshot::read_manifest(*directory);
-    if (!manifest)
-        return refuse(manifest.error().code == Errc::Sys ? exit_status::NoInput : RESTORE_REFUSED,
-            fmt::format("--restore: {}: {}", *directory, to_string(manifest.error())));
-    // The size the manifest claims; the sealed snapshot.info must agree before any page is used.
-    auto const& pages = (*manifest)["memory_pages"];
-    if (!pages.is_number_unsigned() || pages.get<uint64_t>() == 0 || pages.get<uint64_t>() > (UINT64_MAX >> 12))
-        return refuse(RESTORE_REFUSED, fmt::format("--restore: {}: manifest.json has no memory_pages", *directory));
-    auto memory = GuestMemoryMmap::create(pages.get<uint64_t>() * vmcrypt::PAGE_SIZE, host_total);
-    if (!memory)
-        return refuse(exit_status::HostError, fmt::format("--restore: guest memory: {}", to_string(memory.error())));
-    std::optional<crypt::Generation> expected;
-    if (spec.generation)
-        expected = crypt::Generation { *spec.generation };
-    auto restored = snapshot::read_snapshot(*directory, sealing.owner(), *memory, expected, vmcrypt::stderr_progress("restore"));
+        return std::unexpected(CliExit { exit_status::Usage, fmt::format("--restore: '{}': {}", spec.source_url, to_string(directory.error())) });
+    api::RestoreRequest request;
+    request.directory = std::move(*directory);
+    request.prefault = spec.prefault;
+    request.resume = spec.resume;
+    request.generation = spec.generation;
+    request.uuid = options.platform_uuid;
+    if (options.serial_given)
+        request.serial = options.serial;
+    return request;
+}
+
+int run_restore(api::RestoreRequest const& request, vmcrypt::VmSealing& sealing, int signal_fd, uint64_t host_total)
+{
+    event::EventLoop loop; // before the VM: it outlives everything the VM registers on it
+    auto describe = [host_total](machine::BuildError const& error, machine::VmConfig const& vm) {
+        auto exit = describe_build_error(error, vm, host_total);
+        return api::BuildFailure { exit.status, exit.text };
+    };
+    auto restored = api::restore_vm(request, loop, sealing, describe);
     if (!restored)
-        return refuse(RESTORE_REFUSED, fmt::format("--restore: {}: {}", *directory, snapshot::describe(restored.error())));
-    for (auto const& state : restored->states) {
-        if (state.name == "uart.com1" && !snapshot::decode_uart(state.bytes))
-            return refuse(RESTORE_REFUSED, fmt::format("--restore: {}: the uart.com1 record is not valid", *directory));
-    }
-    sealing.advance_past(restored->info.generation);
-    log::info("restore: snapshot of VM {} generation {} verified: {} pages, {} state records", restored->info.vm.to_string(),
-        restored->info.generation.raw(), restored->pages, restored->states.size());
-    return refuse(exit_status::Config,
-        fmt::format("--restore: the snapshot is intact ({} pages, generation {}), but resuming a VM from it is not "
-                    "implemented yet (vCPU and irqchip state); nothing was started",
-            restored->pages, restored->info.generation.raw()));
+        return refuse(restored.error().exit_status, fmt::format("--restore: {}", restored.error().message));
+    log::info("restore: running VM {} from generation {}", restored->config.platform.uuid.value_or("?"), restored->generation.raw());
+    return restored->vmm->run(loop, signal_fd);
 }
 
 } // namespace monarch::vmm::cli

@@ -42,6 +42,26 @@ BuildResult<std::unique_ptr<Vmm>> VmBuilder::build() &&
     return std::move(m_vmm);
 }
 
+BuildResult<std::unique_ptr<Vmm>> VmBuilder::build_restored(FillMemory const& fill) &&
+{
+    m_restoring = true;
+    m_vmm.reset(new Vmm());
+    m_serial_spec = TRY_STEP(BuildStep::SerialSpec, parse_serial_spec(m_config.serial));
+    TRY_BUILD(create_memory());
+    // The tables are written (the same ones the snapshotted VM had) only to learn their windows
+    // and the PCI layout; the snapshot's pages then replace all of RAM, tables included.
+    TRY_BUILD(write_firmware_tables());
+    TRY_STEP_VOID(BuildStep::Memory, fill(*m_vmm->m_memory));
+    TRY_BUILD(open_device_backends());
+    TRY_BUILD(open_kvm());
+    TRY_BUILD(create_vm());
+    TRY_BUILD(create_vcpus());
+    TRY_BUILD(attach_devices());
+    TRY_BUILD(attach_pci_devices());
+    TRY_BUILD(attach_serial());
+    return std::move(m_vmm);
+}
+
 BuildResult<void> VmBuilder::create_memory()
 {
     // Without /proc/meminfo the size is not compared with the host (0 = unknown).

@@ -15,6 +15,7 @@
 #include "vmm/virtio/virtio_device.h"
 #include "vmm/machine/vmm.h"
 
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -26,6 +27,14 @@ public:
     // VirtioWiring::Resources::loop is loop.context()); it must outlive the built Vmm.
     VmBuilder(VmConfig config, event::EventLoop& loop);
     [[nodiscard]] BuildResult<std::unique_ptr<Vmm>> build() &&;
+
+    // Restore (docs/vmcrypt.md, "Restore"): the same VM without a kernel. `fill` writes every
+    // page of the new RAM (the snapshot's) before /dev/kvm is opened, so a refused snapshot
+    // fails the same way on a host without KVM; its failure is returned as BuildStep::Memory.
+    // No boot loader, no entry registers: the caller applies the snapshot's vCPU and device
+    // state (snapshot::apply_machine_state) before it starts the vCPUs.
+    using FillMemory = std::function<Result<void>(GuestMemoryMmap&)>;
+    [[nodiscard]] BuildResult<std::unique_ptr<Vmm>> build_restored(FillMemory const& fill) &&;
 
 private:
     [[nodiscard]] BuildResult<void> create_memory();
@@ -53,6 +62,7 @@ private:
     boot::BootSetup m_boot;
     std::vector<kvm::VcpuFd> m_vcpus;
     pci::PciWindows m_pci_windows;
+    bool m_restoring { false }; // build_restored: no boot registers
     std::vector<std::unique_ptr<virtio::VirtioDevice>> m_devices; // opened, not yet attached
 };
 

@@ -32,7 +32,8 @@ Result<void> VmBuilder::configure_vcpu(kvm::VcpuFd& vcpu, uint32_t index, std::s
     auto lapic = TRY(vcpu.get_lapic());
     arch::set_lint0_extint_lint1_nmi(lapic);
     TRY_VOID(vcpu.set_lapic(lapic));
-    if (index == 0)
+    // A restored BSP takes its registers from the snapshot instead.
+    if (index == 0 && !m_restoring)
         TRY_VOID(set_boot_registers(vcpu));
     return {};
 }

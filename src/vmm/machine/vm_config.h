@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace monarch::vmm::machine {
@@ -53,6 +54,36 @@ struct ConsoleConfig {
     std::string mode { "off" };     // stdio|file:PATH|pty|socket:PATH|off (SerialSpec syntax)
 };
 
+// --platform uuid=UUID / CH PlatformConfig. The UUID names the VM to VMCrypt: it is bound into
+// every sealed page (docs/vmcrypt.md), so a snapshot of one VM cannot be restored as another.
+// Canonical lower-case text (crypt::VmUuid::to_string) once a parser accepted it.
+struct PlatformConfig {
+    std::optional<std::string> uuid;
+};
+
+// RFC 4122's text form, 8-4-4-4-12 hex digits in either case, to lower case; nullopt for
+// anything else. (The same form crypt::VmUuid parses; kept here so that the config parsers
+// need no crypto library.)
+[[nodiscard]] inline std::optional<std::string> canonical_uuid(std::string_view text)
+{
+    if (text.size() != 36)
+        return std::nullopt;
+    std::string out(text);
+    for (size_t index = 0; index < out.size(); ++index) {
+        char& c = out[index];
+        bool const dash = index == 8 || index == 13 || index == 18 || index == 23;
+        if (dash != (c == '-'))
+            return std::nullopt;
+        if (dash)
+            continue;
+        if (c >= 'A' && c <= 'F')
+            c = static_cast<char>(c - 'A' + 'a');
+        else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+            return std::nullopt;
+    }
+    return out;
+}
+
 struct VmConfig {
     std::string kernel;                 // path to an ELF (PVH) or bzImage
     std::optional<std::string> initrd;
@@ -65,6 +96,7 @@ struct VmConfig {
     std::optional<RngConfig> rng;
     std::optional<VsockConfig> vsock;
     ConsoleConfig console;              // virtio-console; off unless asked for
+    PlatformConfig platform;            // none given: the VMM picks a random UUID
 };
 
 // The guest-physical pages KVM needs for itself on Intel VMX (api.rst, KVM_SET_TSS_ADDR and

@@ -7,6 +7,7 @@
 #include "vmm/snapshot/snapshot_info.h"
 #include "vmm/vmcrypt/sealed_file.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -60,8 +61,12 @@ Result<SnapshotWritten> write_snapshot(std::string const& directory, GuestMemory
 
     SnapshotInfo info;
     info.ram.assign(memory.ranges().begin(), memory.ranges().end());
+    // "vcpu0", "vcpu1"...: one per vCPU (not other records a vCPU may have, "vcpu0.xsave").
     for (auto const& state : states)
-        info.vcpu_count += state.name.starts_with("vcpu") ? 1 : 0;
+        info.vcpu_count += state.name.starts_with("vcpu") && state.name.size() > 4
+                && std::all_of(state.name.begin() + 4, state.name.end(), [](char c) { return c >= '0' && c <= '9'; })
+            ? 1
+            : 0;
     TRY_VOID(writer.append_state("snapshot.info", encode_info(info)));
     for (auto const& state : states)
         TRY_VOID(writer.append_state(state.name, state.bytes));

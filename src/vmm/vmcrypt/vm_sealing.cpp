@@ -31,6 +31,14 @@ Result<VmSealing> VmSealing::create_default(crypt::OwnerKey owner, std::optional
     return create(std::move(owner), uuid, crypt::preferred_cipher(), crypt::Generation { std::max<uint64_t>(nanoseconds, 1) });
 }
 
+Result<void> VmSealing::rebind(crypt::VmUuid const& vm)
+{
+    if (vm == m_keys.vm)
+        return {};
+    m_keys = TRY(crypt::SealingKeys::create(m_owner, vm, m_keys.cipher));
+    return {};
+}
+
 void VmSealing::advance_past(crypt::Generation generation)
 {
     if (generation.raw() != UINT64_MAX)

@@ -32,6 +32,9 @@ public:
     [[nodiscard]] crypt::Generation next_generation() { return crypt::Generation { m_next++ }; }
     // Later streams get generations above `generation` (after a restore from it).
     void advance_past(crypt::Generation generation);
+    // Seals for `vm` from now on: a fresh data key under the same owner key and cipher, the
+    // generation counter kept (the VM's UUID is known only once vm.create or a restore gave it).
+    [[nodiscard]] Result<void> rebind(crypt::VmUuid const& vm);
 
 private:
     VmSealing(crypt::OwnerKey owner, crypt::SealingKeys keys, uint64_t next)

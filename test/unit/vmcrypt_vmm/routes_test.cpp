@@ -14,7 +14,7 @@ namespace {
 class NoBackend final : public VmBackend {
 public:
     std::expected<void, std::string> boot(machine::VmConfig const&) override { return std::unexpected(std::string("no")); }
-    void pause() override {}
+    std::expected<void, std::string> pause() override { return {}; }
     void resume() override {}
     void shutdown() override {}
     void power_button() override {}
@@ -39,7 +39,7 @@ TEST_CASE("VMCrypt routes take only their own paths and need a booted VM", "[uni
     VmController controller(backend);
     VmcryptRoutes routes(controller, [] { return static_cast<machine::Vmm*>(nullptr); }, nullptr);
     CHECK_FALSE(routes.handle(request("GET", "/api/v1/vm.info")).has_value());
-    CHECK_FALSE(routes.handle(request("PUT", "/api/v1/vm.restore")).has_value());
+    CHECK_FALSE(routes.handle(request("PUT", "/api/v1/vm.restore")).has_value()); // ApiHandler's
     auto wrong = routes.handle(request("PUT", "/api/v1/monarch/memory/clear-regions"));
     REQUIRE(wrong.has_value());
     CHECK(wrong->status == 405);

@@ -71,6 +71,27 @@ void user_spinner(uint64_t arg0, uint64_t arg1, uint64_t slot)
         *counter = *counter + 1;
 }
 
+/* testos.run=count: counts in its task-table counter forever from ring 3, printing the count
+ * every 2^24 steps, so that a snapshot restored later can be seen to go on from where it was
+ * (the counter lives in guest RAM and in the task's registers, nowhere else). */
+void user_counter(uint64_t arg0, uint64_t arg1, uint64_t slot)
+{
+    (void)arg0, (void)arg1;
+    uint64_t volatile *counter = &testos_task_table.tasks[slot].counter;
+    struct u_line line;
+    for (;;) {
+        uint64_t const value = *counter + 1;
+        *counter = value;
+        if ((value & ((1u << 24) - 1)) != 0)
+            continue;
+        u_init(&line);
+        u_str(&line, "testos: count ");
+        u_dec(&line, value);
+        u_str(&line, "\n");
+        u_flush(&line);
+    }
+}
+
 /* Sleeps while the spinners share the CPU: only timer preemption lets every one of them run
  * (none of them ever yields). */
 void user_spin_coordinator(uint64_t spinners, uint64_t run_ns, uint64_t slot)
