@@ -15,6 +15,7 @@ inline constexpr int KvmUnavailable = 69;     // no /dev/kvm, or a required KVM 
 inline constexpr int Internal = 70;           // a VMM bug (a broken invariant)
 inline constexpr int HostError = 71;          // a host resource failed (mmap, thread, eventfd...)
 inline constexpr int CannotCreate = 73;       // an output (serial file, socket, pty) could not be created
+inline constexpr int RestoreRefused = 76;     // --restore: the snapshot is refused (tampered, wrong key, another VM)
 inline constexpr int KvmPermission = 77;      // /dev/kvm exists but may not be opened
 inline constexpr int Config = 78;             // a valid option the host or image cannot honour
                                               // (memory too large, initrd does not fit, too many vCPUs)

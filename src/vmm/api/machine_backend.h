@@ -5,6 +5,7 @@
 #pragma once
 
 #include "vmm/api/vm_backend.h"
+#include "vmm/exit_status.h"
 #include "vmm/event/event_loop.h"
 #include "vmm/machine/build_error.h"
 #include "vmm/machine/vmm.h"
@@ -25,7 +26,7 @@ using DescribeBuildError = std::function<BuildFailure(machine::BuildError const&
 
 // monarch-vmm's exit status for a snapshot it refuses (tampered, truncated, spliced, replayed,
 // wrong key, another VM, another layout): docs/vmcrypt.md, "Exit status".
-inline constexpr int RESTORE_REFUSED = 76;
+inline constexpr int RESTORE_REFUSED = exit_status::RestoreRefused;
 
 struct RestoreError {
     unsigned http_status;  // 400: the snapshot or the request; 500: the host

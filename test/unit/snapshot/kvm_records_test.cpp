@@ -155,7 +155,7 @@ TEST_CASE("hostile vCPU records are refused", "[unit][snapshot][vcpu]")
     }
 }
 
-TEST_CASE("irqchip, PIT and clock records round-trip; host-only fields are not carried", "[unit][snapshot][vm]")
+TEST_CASE("irqchip, PIT and clock records round-trip, and host-only fields are not carried", "[unit][snapshot][vm]")
 {
     IrqchipState chip;
     fill(chip.pic_master, 5);
