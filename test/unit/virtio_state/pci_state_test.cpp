@@ -136,7 +136,7 @@ TEST_CASE("MSI-X table and PBA round trip and are reported to the router", "[uni
     refuse(past_end);
 }
 
-TEST_CASE("virtqueue restore checks the ring and the indices; rewind gives chains back", "[unit][virtio][snapshot]")
+TEST_CASE("virtqueue restore checks the ring and the indices, and rewind gives chains back", "[unit][virtio][snapshot]")
 {
     VecGuestMemory memory { 1 << 20 };
     VirtqueueDriver driver { memory, 8 };
