@@ -14,9 +14,6 @@ namespace monarch::vmm {
 using namespace acpi_pm_bits;
 
 namespace {
-// Status bits the model can ever set; the rest read 0 and ignore writes.
-constexpr uint16_t STATUS_IMPLEMENTED = PM1_PWRBTN_STS | PM1_WAK_STS;
-constexpr uint16_t ENABLE_IMPLEMENTED = PM1_PWRBTN_EN;
 constexpr uint16_t CONTROL_WRITABLE = PM1_CNT_SLP_TYP_MASK;
 
 uint8_t byte_of(uint16_t value, uint64_t index) { return static_cast<uint8_t>(value >> (8 * index)); }
@@ -88,10 +85,10 @@ void AcpiPm::write_event(uint64_t offset, std::span<std::byte const> data)
             auto const value = std::to_integer<uint8_t>(data[i]);
             if (at < 2) {
                 // PM1_STS bits are write-1-to-clear; writing 0 leaves them alone.
-                m_status &= static_cast<uint16_t>(~(placed(value, at) & STATUS_IMPLEMENTED));
+                m_status &= static_cast<uint16_t>(~(placed(value, at) & PM1_STS_IMPLEMENTED));
             } else if (at < layout::PORT_ACPI_PM1A_EVT_SIZE) {
                 uint16_t const mask = byte_mask(at - 2);
-                m_enable = static_cast<uint16_t>((m_enable & ~mask) | (placed(value, at - 2) & ENABLE_IMPLEMENTED));
+                m_enable = static_cast<uint16_t>((m_enable & ~mask) | (placed(value, at - 2) & PM1_EN_IMPLEMENTED));
             } else {
                 ++m_counters.bad_accesses;
             }

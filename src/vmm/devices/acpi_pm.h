@@ -4,6 +4,7 @@
 // SLP_EN). S5 via SLP_EN powers off; the power button sets PWRBTN_STS and raises the SCI.
 #pragma once
 
+#include "common/result.h"
 #include "vmm/devices/bus_device.h"
 #include "vmm/devices/irq_level.h"
 #include "vmm/devices/irq_line.h"
@@ -26,6 +27,11 @@ inline constexpr uint16_t PM1_CNT_SCI_EN = 1 << 0; // reads 1: the FADT has no S
 inline constexpr uint16_t PM1_CNT_SLP_TYP_MASK = 7 << 10;
 inline constexpr unsigned PM1_CNT_SLP_TYP_SHIFT = 10;
 inline constexpr uint16_t PM1_CNT_SLP_EN = 1 << 13; // write-only
+// What the model implements: the status bits it can ever set (the rest read 0 and ignore
+// writes), the enable bits it keeps, and the control bits it stores.
+inline constexpr uint16_t PM1_STS_IMPLEMENTED = PM1_PWRBTN_STS | PM1_WAK_STS;
+inline constexpr uint16_t PM1_EN_IMPLEMENTED = PM1_PWRBTN_EN;
+inline constexpr uint16_t PM1_CNT_STORED = PM1_CNT_SCI_EN | PM1_CNT_SLP_TYP_MASK;
 } // namespace acpi_pm_bits
 
 struct AcpiPmCounters {
@@ -33,6 +39,14 @@ struct AcpiPmCounters {
     uint64_t ignored_sleeps { 0 };       // SLP_EN with a sleep type other than S5 (no S1-S4 here)
     uint64_t power_button_presses { 0 };
     uint64_t bad_accesses { 0 };         // accesses reaching past the block: the excess is ignored
+};
+
+// The registers the guest can observe, for snapshots (vmm/snapshot encodes them).
+struct AcpiPmState {
+    uint16_t status { 0 };  // PM1_STS
+    uint16_t enable { 0 };  // PM1_EN
+    uint16_t control { 0 }; // PM1_CNT (SLP_EN is write-only and never stored)
+    bool operator==(AcpiPmState const&) const = default;
 };
 
 class AcpiPm {
@@ -55,6 +69,11 @@ public:
     void write_control(uint64_t offset, std::span<std::byte const> data);
 
     [[nodiscard]] AcpiPmCounters counters() const;
+
+    // Snapshot and restore (acpi_pm_state.cpp). restore() checks every field first
+    // (InvalidArgument, nothing changed) and then sets the SCI to match.
+    [[nodiscard]] AcpiPmState state() const;
+    [[nodiscard]] Result<void> restore(AcpiPmState const&);
 
 private:
     void update_sci();

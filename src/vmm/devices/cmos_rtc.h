@@ -4,6 +4,7 @@
 // guest may set; the memory-size bytes follow SeaBIOS/QEMU so firmware-style probes agree.
 #pragma once
 
+#include "common/result.h"
 #include "vmm/devices/bus_device.h"
 
 #include <array>
@@ -61,6 +62,33 @@ struct CmosRtcCounters {
     uint64_t wide_accesses { 0 };    // accesses wider than 1 byte: the low byte is used
 };
 
+// A calendar time as the model holds it (the fields of struct tm that gmtime fills and the
+// registers show): second 0-59, minute 0-59, hour 0-23, day of month 1-31, month 0-11, year
+// since 1900 (the century register sets 19-99, and the clock runs on from there), day of week
+// 0-6 (0 = Sunday).
+struct RtcTime {
+    int32_t second { 0 };
+    int32_t minute { 0 };
+    int32_t hour { 0 };
+    int32_t day_of_month { 1 };
+    int32_t month { 0 };
+    int32_t year { 70 };
+    int32_t day_of_week { 4 };
+    bool operator==(RtcTime const&) const = default;
+};
+
+// Everything of the RTC the guest can observe, for snapshots (vmm/snapshot encodes it). The
+// time is the guest's offset from the host clock, so a restored RTC follows wall-clock time as
+// a real one runs on its battery while the machine is off; `frozen` is the time being set while
+// register B's SET bit is 1.
+struct CmosRtcState {
+    std::array<uint8_t, 128> ram {};
+    uint8_t index { 0 };
+    int64_t offset_seconds { 0 };
+    std::optional<RtcTime> frozen;
+    bool operator==(CmosRtcState const&) const = default;
+};
+
 class CmosRtc final : public BusDevice {
 public:
     using Clock = std::function<timespec()>; // CLOCK_REALTIME by default; tests pass a fixed one
@@ -73,6 +101,11 @@ public:
     void write(uint64_t offset, std::span<std::byte const> data) override;
 
     [[nodiscard]] CmosRtcCounters counters() const;
+
+    // Snapshot and restore (cmos_rtc_state.cpp). restore() checks every field first
+    // (InvalidArgument, nothing changed); counters are host-side and stay as they are.
+    [[nodiscard]] CmosRtcState state() const;
+    [[nodiscard]] Result<void> restore(CmosRtcState const&);
 
 private:
     [[nodiscard]] uint8_t read_register(uint8_t index);

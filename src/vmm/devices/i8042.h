@@ -4,6 +4,7 @@
 // No keyboard or mouse is attached; boot Linux with i8042.noaux i8042.nomux i8042.dumbkbd.
 #pragma once
 
+#include "common/result.h"
 #include "vmm/devices/bus_device.h"
 
 #include <array>
@@ -13,6 +14,7 @@
 #include <memory>
 #include <mutex>
 #include <span>
+#include <vector>
 
 namespace monarch::vmm {
 
@@ -38,10 +40,31 @@ struct I8042Counters {
     uint64_t wide_accesses { 0 };     // accesses wider than 1 byte: the low byte is used
 };
 
+// One byte waiting in the controller's output buffer, and whether it came from the AUX port.
+struct I8042Output {
+    uint8_t value { 0 };
+    bool aux { false };
+    bool operator==(I8042Output const&) const = default;
+};
+
+// Everything of the controller the guest can observe, for snapshots (vmm/snapshot encodes it).
+// `pending` is what the next data-port byte is for: 0 nothing, 1 the command byte, 2 the output
+// port, 3 the keyboard buffer, 4 the AUX buffer, 5 the AUX device (commands 0x60, 0xD1-0xD4).
+struct I8042State {
+    std::vector<I8042Output> output; // oldest first, at most I8042::OUTPUT_SIZE
+    uint8_t ctr { 0 };
+    uint8_t output_port { 0 };
+    bool last_was_command { false };
+    uint8_t pending { 0 };
+    bool operator==(I8042State const&) const = default;
+};
+
 class I8042 {
 public:
     // reset is called (without the lock held, on the vCPU thread) when the guest pulses the
     // reset line: command 0xFE (or any 0xF0-0xFF with bit 0 clear), or output-port bit 0 cleared.
+    static constexpr size_t OUTPUT_SIZE = 16;
+
     explicit I8042(std::function<void()> reset);
 
     // The two ports, as views that keep the controller alive: register data_port() at
@@ -56,6 +79,11 @@ public:
 
     [[nodiscard]] I8042Counters counters() const;
 
+    // Snapshot and restore (i8042_state.cpp). restore() checks every field first
+    // (InvalidArgument, nothing changed) and never pulses the reset line.
+    [[nodiscard]] I8042State state() const;
+    [[nodiscard]] Result<void> restore(I8042State const&);
+
 private:
     enum class Pending : uint8_t { None, WriteCtr, WriteOutputPort, WriteKbdBuffer, WriteAuxBuffer, WriteAux };
     struct Output {
@@ -68,7 +96,7 @@ private:
 
     std::function<void()> m_reset;
     mutable std::mutex m_mutex; // everything below
-    std::array<Output, 16> m_output {};
+    std::array<Output, OUTPUT_SIZE> m_output {};
     size_t m_output_head { 0 };
     size_t m_output_count { 0 };
     uint8_t m_ctr { i8042_bits::CTR_KBD_INT | i8042_bits::CTR_SYS | i8042_bits::CTR_XLATE };

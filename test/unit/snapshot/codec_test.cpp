@@ -129,7 +129,15 @@ TEST_CASE("vCPU state encodes every field and decodes back, padding not carried"
     fill(state.sregs);
     fill(state.fpu);
     fill(state.lapic);
-    fill(state.mp_state);
+    fill(state.events);
+    state.events.flags = KVM_VCPUEVENT_VALID_NMI_PENDING | KVM_VCPUEVENT_VALID_SHADOW | KVM_VCPUEVENT_VALID_SMM;
+    fill(state.debugregs);
+    kvm_xcrs xcrs {};
+    xcrs.nr_xcrs = 1;
+    xcrs.xcrs[0] = { 0, 0, 0x7 };
+    state.xcrs = xcrs;
+    state.msrs = { { 0x10, 0, 0x123456789 }, { 0xc0000082, 0, 0xffffffff81000000 }, { 0x4b564d01, 0, 0x3001 } };
+    state.mp_state.mp_state = KVM_MP_STATE_HALTED;
     auto blob = encode_vcpu(state);
     auto decoded = decode_vcpu(blob);
     REQUIRE(decoded.has_value());
@@ -138,14 +146,28 @@ TEST_CASE("vCPU state encodes every field and decodes back, padding not carried"
     CHECK(decoded->sregs.cr3 == state.sregs.cr3);
     CHECK(decoded->sregs.tr.selector == state.sregs.tr.selector);
     CHECK(decoded->fpu.mxcsr == state.fpu.mxcsr);
+    CHECK(decoded->xsave.empty());
     CHECK(std::memcmp(decoded->lapic.regs, state.lapic.regs, sizeof state.lapic.regs) == 0);
-    // Changing only padding changes nothing in the encoding.
+    REQUIRE(decoded->msrs.size() == 3);
+    CHECK(decoded->msrs[1].index == 0xc0000082);
+    CHECK(decoded->msrs[1].data == 0xffffffff81000000);
+    REQUIRE(decoded->xcrs.has_value());
+    CHECK(decoded->xcrs->xcrs[0].value == 0x7);
+    CHECK(decoded->events.exception.error_code == state.events.exception.error_code);
+    CHECK(decoded->events.exception_payload == state.events.exception_payload);
+    CHECK(decoded->events.smi.latched_init == state.events.smi.latched_init);
+    CHECK(decoded->debugregs.dr7 == state.debugregs.dr7);
+    CHECK(decoded->mp_state.mp_state == KVM_MP_STATE_HALTED);
+    // Changing only padding and reserved fields changes nothing in the encoding.
     auto padded = state;
     padded.sregs.cs.padding ^= 0xff;
     padded.fpu.pad1 ^= 0xff;
+    padded.events.reserved[3] ^= 0xff;
+    padded.debugregs.reserved[0] ^= 1;
+    padded.msrs[0].reserved = 7;
     CHECK(encode_vcpu(padded) == blob);
-    for (size_t length : { size_t { 0 }, size_t { 6 }, blob.size() / 2, blob.size() - 1 })
-        CHECK_FALSE(decode_vcpu(std::span { blob }.first(length)).has_value());
+    for (size_t length = 0; length < blob.size(); ++length)
+        REQUIRE_FALSE(decode_vcpu(std::span { blob }.first(length)).has_value());
 }
 
 TEST_CASE("snapshot.info round trip", "[unit][snapshot]")
