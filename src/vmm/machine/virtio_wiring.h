@@ -89,9 +89,8 @@ public:
     // same config whose vCPUs have not started, after guest RAM is restored; re-maps BARs and
     // their ioeventfds, reports MSI-X routes and commits them, re-asserts INTx, activates
     // running devices (vsock then sends TRANSPORT_RESET). A missing, extra, undecodable or
-    // other-type record is refused (Errc::Corrupt) before anything changes; a bad value inside
-    // a record is refused by its device, possibly after earlier devices were restored (the VM
-    // must not run then, as apply_machine_state says).
+    // other-type record, or a value a transport refuses, fails with Errc::Corrupt before any
+    // device changes.
     [[nodiscard]] Result<void> quiesce();
     [[nodiscard]] Result<std::vector<NamedState>> save_state() const;
     [[nodiscard]] Result<void> restore_state(std::span<NamedState const> records);

@@ -106,6 +106,14 @@ Result<void> VirtioWiring::restore_state(std::span<NamedState const> records)
         if (!known)
             return fail(Errc::Corrupt, "virtio state: a record for a device this VM does not have");
     }
+    // Every value checked by its transport before any device changes.
+    for (size_t index = 0; index < refs.size(); ++index) {
+        auto const& ref = refs[index];
+        if (ref.mmio)
+            TRY_VOID(ref.mmio->check_restore(std::get<virtio::VirtioMmioState>(states[index])));
+        else
+            TRY_VOID(ref.pci->check_restore(std::get<virtio::VirtioPciState>(states[index])));
+    }
     for (size_t index = 0; index < refs.size(); ++index) {
         auto const& ref = refs[index];
         if (ref.mmio) {

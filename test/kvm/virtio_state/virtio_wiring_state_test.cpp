@@ -10,12 +10,14 @@
 #include "vmm/devices/pci/pci_root.h"
 #include "vmm/kvm/kvm.h"
 #include "vmm/machine/irq_routing.h"
+#include "vmm/machine/virtio_state_codec.h"
 #include "vmm/machine/virtio_wiring.h"
 
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 
 using namespace monarch;
@@ -42,6 +44,14 @@ struct Machine {
     {
         if (wiring)
             wiring->stop_devices();
+    }
+    uint16_t command(uint8_t slot)
+    {
+        std::array<std::byte, 2> data {};
+        root.config_read(0, slot, 0, pci::config::COMMAND, data);
+        uint16_t value = 0;
+        std::memcpy(&value, data.data(), 2);
+        return value;
     }
     void config_write32(uint8_t slot, uint16_t offset, uint32_t value)
     {
@@ -123,4 +133,43 @@ TEST_CASE("kvm virtio state: virtio-mmio records, and records of another config 
     REQUIRE_FALSE(refused.has_value());
     CHECK(refused.error().code == Errc::Corrupt);
     CHECK_FALSE(pci_machine->wiring->restore_state({}).has_value());
+}
+
+TEST_CASE("kvm virtio state: one bad record refuses the restore before any device changes", "[kvm][virtio][snapshot]")
+{
+    test::require_kvm();
+    std::string const output = "/tmp/monarch-kvm-virtio-state-console";
+    machine::VmConfig config = pci_rng_config();
+    config.console.mode = "file:" + output;
+    auto source = make_machine(config);
+    auto const devices = source->wiring->devices();
+    REQUIRE(devices.size() == 2);
+    uint8_t const rng_slot = devices[0].slot;
+    // The guest turns bus mastering on for the rng: its record carries that command register.
+    uint16_t const command = source->command(rng_slot) | pci::command::BUS_MASTER;
+    std::array<std::byte, 2> bytes {};
+    std::memcpy(bytes.data(), &command, 2);
+    source->root.config_write(0, rng_slot, 0, pci::config::COMMAND, bytes);
+    REQUIRE(source->wiring->quiesce());
+    auto records = source->wiring->save_state();
+    REQUIRE(records.has_value());
+    REQUIRE(records->size() == 2);
+
+    auto target = make_machine(config);
+    uint16_t const before = target->command(rng_slot);
+    REQUIRE((before & pci::command::BUS_MASTER) == 0);
+    auto bad = *records;
+    // The console's record, well-formed but with an ISR bit that does not exist: only the
+    // transport's own check refuses it, after the rng's record passed.
+    auto console = machine::decode_virtio_pci(bad[1].bytes, virtio::DeviceType::Console);
+    REQUIRE(console.has_value());
+    console->isr = 0x80;
+    bad[1].bytes = machine::encode_virtio_pci(virtio::DeviceType::Console, *console);
+    auto refused = target->wiring->restore_state(bad);
+    REQUIRE_FALSE(refused.has_value());
+    CHECK(refused.error().code == Errc::Corrupt);
+    CHECK(target->command(rng_slot) == before);
+    REQUIRE(target->wiring->restore_state(*records).has_value());
+    CHECK((target->command(rng_slot) & pci::command::BUS_MASTER) != 0);
+    std::remove(output.c_str());
 }
