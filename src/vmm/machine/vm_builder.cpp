@@ -9,6 +9,7 @@
 #include "vmm/arch/arch.h"
 #include "vmm/devices/pci/pci_firmware.h"
 #include "vmm/machine/irq_routing.h"
+#include "vmm/machine/virtio_placement.h"
 #include "vmm/memory/memory_size.h"
 
 #include <algorithm>
@@ -105,7 +106,9 @@ BuildResult<void> VmBuilder::write_firmware_tables()
 
 BuildResult<void> VmBuilder::load_kernel()
 {
-    boot::BootConfig config { m_kernel, m_initrd, m_config.cmdline, m_rsdp };
+    // The virtio-mmio slots are announced first on the command line (virtio_placement.h).
+    std::string const cmdline = kernel_cmdline_with_virtio_mmio(m_config);
+    boot::BootConfig config { m_kernel, m_initrd, cmdline, m_rsdp };
     m_boot = TRY_STEP(BuildStep::LoadKernel, boot::load_kernel(*m_vmm->m_memory, config));
     m_vmm->m_boot_regions = m_boot.loaded;
     // The entry state's GDT (and for the 64-bit entry, the identity-mapped page tables).

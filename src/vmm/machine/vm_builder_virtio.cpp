@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 // The virtio steps of the recipe. Device back ends (disk images, taps, the vsock socket, the
 // console) are opened before /dev/kvm, so a missing image fails the same way on every host;
-// the PCI host bridge and the transports come after the VM exists, because ioeventfds and
-// irqfds are registered on it (VirtioWiring).
+// the PCI host bridge and the transports (virtio-pci or virtio-mmio, per device) come after the
+// VM exists, because ioeventfds and irqfds are registered on it (VirtioWiring).
 #include "vmm/machine/vm_builder.h"
 
 #include "common/log.h"
+#include "common/verify.h"
 #include "vmm/devices/pci/pci_root.h"
 #include "vmm/machine/irq_routing.h"
+#include "vmm/machine/virtio_placement.h"
 #include "vmm/virtio/block/virtio_block.h"
 #include "vmm/virtio/console/virtio_console.h"
 #include "vmm/virtio/net/virtio_net.h"
@@ -31,7 +33,8 @@ BuildResult<void> keep(std::vector<std::unique_ptr<virtio::VirtioDevice>>& devic
 
 } // namespace
 
-// Fixed order (disks, nets, rng, vsock, console), so PCI slots are the same on every run.
+// Fixed order (disks, nets, rng, vsock, console: virtio_wiring_order()), so PCI slots and
+// virtio-mmio slots are the same on every run and match the kernel command line's.
 BuildResult<void> VmBuilder::open_device_backends()
 {
     auto& io = m_loop.context();
@@ -57,22 +60,29 @@ BuildResult<void> VmBuilder::open_device_backends()
 }
 
 // The host bridge is always there (an empty PCI bus costs the guest nothing and keeps the
-// firmware tables the same whatever devices are configured); the devices go behind it.
+// firmware tables the same whatever devices are configured); each device goes behind it or in
+// its virtio-mmio slot, as its entry's transport says.
 BuildResult<void> VmBuilder::attach_pci_devices()
 {
     auto& vmm = *m_vmm;
     vmm.m_pci_root = std::make_unique<pci::PciRoot>(vmm.m_mmio_bus, vmm.m_pio_bus, m_pci_windows);
     TRY_STEP_VOID(BuildStep::Devices, vmm.m_pci_root->register_config_access());
-    VirtioWiring::Resources resources { *vmm.m_vm, *vmm.m_memory, m_loop.context(), *vmm.m_pci_root, *vmm.m_gsi_routes };
+    VirtioWiring::Resources resources { *vmm.m_vm, *vmm.m_memory, m_loop.context(), *vmm.m_pci_root, *vmm.m_gsi_routes, vmm.m_mmio_bus };
     vmm.m_virtio = TRY_STEP(BuildStep::Devices, VirtioWiring::create(resources, VmConfig {}));
-    for (auto& device : m_devices)
-        TRY_STEP_VOID(BuildStep::Devices, vmm.m_virtio->add(std::move(device)));
+    auto const transports = virtio_wiring_order(m_config);
+    VERIFY(transports.size() == m_devices.size()); // open_device_backends() follows the same order
+    for (size_t index = 0; index < m_devices.size(); ++index)
+        TRY_STEP_VOID(BuildStep::Devices, vmm.m_virtio->add(std::move(m_devices[index]), transports[index]));
     m_devices.clear();
     vmm.m_pci_root->set_bar_observer([wiring = vmm.m_virtio.get()](uint8_t slot, uint8_t bar, std::optional<uint64_t> mapped_at) {
         wiring->bar_moved(slot, bar, mapped_at);
     });
-    for (auto const& device : vmm.m_virtio->devices())
-        log::info("pci 00:{:02x}.0 {} (INTx GSI {}, {} queues)", device.slot, device.name, device.intx_gsi, device.queues);
+    for (auto const& device : vmm.m_virtio->devices()) {
+        if (device.transport == VirtioTransport::Pci)
+            log::info("pci 00:{:02x}.0 {} (INTx GSI {}, {} queues)", device.slot, device.name, device.intx_gsi, device.queues);
+        else
+            log::info("virtio-mmio {:#x} {} (GSI {}, {} queues)", device.mmio_base, device.name, device.irq, device.queues);
+    }
     return {};
 }
 

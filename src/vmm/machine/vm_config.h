@@ -14,12 +14,18 @@
 
 namespace monarch::vmm::machine {
 
+// How a virtio device reaches the guest: virtio-pci (the default; Debian's kernels have it
+// built in) or virtio-mmio (announced on the kernel command line, for small guests).
+// `transport=pci|mmio` in every device option and device JSON object.
+enum class VirtioTransport : uint8_t { Pci, Mmio };
+
 // --disk path=IMG[,readonly=on][,direct=on][,id=NAME] / CH DiskConfig.
 struct DiskConfig {
     std::string path;               // a raw image file
     bool readonly { false };
     bool direct { false };          // O_DIRECT on the image
     std::optional<std::string> id;  // what VIRTIO_BLK_T_GET_ID returns (20 bytes at most)
+    VirtioTransport transport { VirtioTransport::Pci };
 };
 
 using MacAddress = std::array<uint8_t, 6>;
@@ -33,6 +39,7 @@ struct NetConfig {
     std::optional<std::string> host_ip;   // "ip" in CH: assigned to the tap on the host
     std::optional<std::string> netmask;   // "mask" in CH
     std::optional<std::string> id;
+    VirtioTransport transport { VirtioTransport::Pci };
 };
 
 // --vsock cid=N,socket=PATH / CH VsockConfig. The host side is Firecracker's scheme: the VMM
@@ -41,17 +48,20 @@ struct NetConfig {
 struct VsockConfig {
     uint64_t cid { 0 };             // the guest's CID, >= 3
     std::string socket;
+    VirtioTransport transport { VirtioTransport::Pci };
 };
 
 // --rng [src=PATH] / CH RngConfig. The device always reads the host's getrandom(); src is
 // accepted only as /dev/urandom or /dev/random (CH's default), which mean the same here.
 struct RngConfig {
     std::string source { "/dev/urandom" };
+    VirtioTransport transport { VirtioTransport::Pci };
 };
 
 // --console MODE / CH ConsoleConfig for the virtio console (port 0). Same back ends as --serial.
 struct ConsoleConfig {
     std::string mode { "off" };     // stdio|file:PATH|pty|socket:PATH|off (SerialSpec syntax)
+    VirtioTransport transport { VirtioTransport::Pci };
 };
 
 // --platform uuid=UUID / CH PlatformConfig. The UUID names the VM to VMCrypt: it is bound into

@@ -33,7 +33,7 @@ struct Machine {
         , routes(machine::legacy_gsi_routing(), [this](std::span<kvm_irq_routing_entry const> entries) { return vm.set_gsi_routing(entries); })
     {
     }
-    machine::VirtioWiring::Resources resources() { return { vm, memory, loop, root, routes }; }
+    machine::VirtioWiring::Resources resources() { return { vm, memory, loop, root, routes, mmio }; }
 };
 
 std::unique_ptr<Machine> make_machine()

@@ -222,6 +222,20 @@ MsixState MsixTable::state() const
 
 Result<void> MsixTable::restore(MsixState const& state)
 {
+    TRY_VOID(check_state(state));
+    std::lock_guard lock { m_mutex };
+    m_entries = state.entries;
+    m_pending = state.pending;
+    m_enabled = state.enabled;
+    m_function_masked = state.function_masked;
+    for (uint16_t vector = 0; vector < m_entries.size(); ++vector)
+        report_locked(vector);
+    return {};
+}
+
+Result<void> MsixTable::check_state(MsixState const& state) const
+{
+    // The vector count is fixed at construction: no lock needed for the sizes.
     if (state.entries.size() != m_entries.size() || state.pending.size() != m_pending.size())
         return fail(Errc::Corrupt, "MSI-X state: another vector count");
     for (auto const& entry : state.entries) {
@@ -230,13 +244,6 @@ Result<void> MsixTable::restore(MsixState const& state)
     }
     if (unsigned const used = m_entries.size() % 64; used != 0 && (state.pending.back() >> used) != 0)
         return fail(Errc::Corrupt, "MSI-X state: pending bits past the last vector");
-    std::lock_guard lock { m_mutex };
-    m_entries = state.entries;
-    m_pending = state.pending;
-    m_enabled = state.enabled;
-    m_function_masked = state.function_masked;
-    for (uint16_t vector = 0; vector < m_entries.size(); ++vector)
-        report_locked(vector);
     return {};
 }
 

@@ -94,6 +94,8 @@ public:
     // them) and delivers nothing: pending bits stay pending until the guest unmasks.
     [[nodiscard]] MsixState state() const;
     [[nodiscard]] Result<void> restore(MsixState const& state);
+    // What restore() checks, changing nothing.
+    [[nodiscard]] Result<void> check_state(MsixState const& state) const;
 
 private:
     using Entry = MsixEntry;

@@ -237,6 +237,13 @@ uint8_t PciConfigSpace::add_capability(uint8_t id, std::span<std::byte const> bo
 
 Result<void> PciConfigSpace::restore(std::span<std::byte const> bytes)
 {
+    TRY_VOID(check_state(bytes));
+    std::copy(bytes.begin(), bytes.end(), m_bytes.begin());
+    return {};
+}
+
+Result<void> PciConfigSpace::check_state(std::span<std::byte const> bytes) const
+{
     if (bytes.size() != m_bytes.size())
         return fail(Errc::Corrupt, "PCI config state: not 256 bytes");
     for (size_t offset = 0; offset < m_bytes.size(); ++offset) {
@@ -246,7 +253,6 @@ Result<void> PciConfigSpace::restore(std::span<std::byte const> bytes)
         if (((bytes[offset] ^ m_bytes[offset]) & fixed) != std::byte { 0 })
             return fail(Errc::Corrupt, "PCI config state: read-only bits differ (another device)");
     }
-    std::copy(bytes.begin(), bytes.end(), m_bytes.begin());
     return {};
 }
 

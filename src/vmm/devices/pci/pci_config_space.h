@@ -152,6 +152,8 @@ public:
     // control, INTx Disable) and the host bridge re-maps the BARs.
     [[nodiscard]] std::array<std::byte, config::SIZE> state() const { return m_bytes; }
     [[nodiscard]] Result<void> restore(std::span<std::byte const> bytes);
+    // What restore() checks, changing nothing.
+    [[nodiscard]] Result<void> check_state(std::span<std::byte const> bytes) const;
 
 private:
     struct Capability {

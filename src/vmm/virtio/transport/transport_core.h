@@ -165,6 +165,8 @@ public:
     // Errc::Corrupt without changing anything. With DRIVER_OK the device is activated on the
     // calling thread over the restored queues, then told restored().
     [[nodiscard]] Result<void> restore(TransportCoreState const& state);
+    // What restore() checks (rings included), changing nothing.
+    [[nodiscard]] Result<void> check_restore(TransportCoreState const& state) const;
 
     // VirtioInterrupt: the device's calls, on the loop thread.
     void signal_queue(uint16_t queue_index) override;

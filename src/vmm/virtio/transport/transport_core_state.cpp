@@ -140,11 +140,22 @@ Result<std::vector<Virtqueue>> TransportCore::restored_queues(TransportCoreState
     return queues;
 }
 
+Result<void> TransportCore::check_restore(TransportCoreState const& state) const
+{
+    {
+        std::lock_guard lock { m_mutex };
+        if (m_loop_active || m_status != 0)
+            return fail(Errc::Busy, "virtio state: restore into a device that already ran");
+    }
+    TRY_VOID(check_state(state));
+    if ((state.status & status::DRIVER_OK) != 0 && (state.status & status::DEVICE_NEEDS_RESET) == 0)
+        (void)TRY(restored_queues(state));
+    return {};
+}
+
 Result<void> TransportCore::restore(TransportCoreState const& state)
 {
-    if (m_loop_active || m_status != 0)
-        return fail(Errc::Busy, "virtio state: restore into a device that already ran");
-    TRY_VOID(check_state(state));
+    TRY_VOID(check_restore(state));
     bool const running = (state.status & status::DRIVER_OK) != 0 && (state.status & status::DEVICE_NEEDS_RESET) == 0;
     std::vector<Virtqueue> queues;
     if (running)

@@ -24,7 +24,7 @@ VirtioPciState VirtioPci::state() const
     return state;
 }
 
-Result<void> VirtioPci::restore(VirtioPciState const& state)
+Result<void> VirtioPci::check_restore(VirtioPciState const& state) const
 {
     // Section 4.1.4.5: ISR has the queue bit and the configuration bit only.
     if ((state.isr & ~(pci_layout::ISR_QUEUE | pci_layout::ISR_CONFIG)) != 0)
@@ -37,25 +37,25 @@ Result<void> VirtioPci::restore(VirtioPciState const& state)
         if (queue.msix_vector != NO_VECTOR && queue.msix_vector >= vectors)
             return fail(Errc::Corrupt, "virtio-pci state: queue vector outside the MSI-X table");
     }
-    // The config space and the table refuse a state from another device before anything changes.
-    std::array<std::byte, pci::config::SIZE> current_config {};
     {
         std::lock_guard lock { m_config_mutex };
-        current_config = m_config.state();
+        TRY_VOID(m_config.check_state(state.config));
+    }
+    TRY_VOID(m_msix.check_state(state.msix));
+    return m_core.check_restore(state.core);
+}
+
+Result<void> VirtioPci::restore(VirtioPciState const& state)
+{
+    // Everything is checked first: a refused state changes nothing. The core goes last, as its
+    // activation may signal the restored MSI-X vectors (vsock's TRANSPORT_RESET).
+    TRY_VOID(check_restore(state));
+    {
+        std::lock_guard lock { m_config_mutex };
         TRY_VOID(m_config.restore(state.config));
     }
-    auto const current_msix = m_msix.state();
-    if (auto restored = m_msix.restore(state.msix); !restored) {
-        std::lock_guard lock { m_config_mutex };
-        (void)m_config.restore(current_config);
-        return restored;
-    }
-    if (auto restored = m_core.restore(state.core); !restored) {
-        (void)m_msix.restore(current_msix);
-        std::lock_guard lock { m_config_mutex };
-        (void)m_config.restore(current_config);
-        return restored;
-    }
+    TRY_VOID(m_msix.restore(state.msix));
+    TRY_VOID(m_core.restore(state.core));
     {
         std::lock_guard lock { m_core.mutex() };
         m_isr |= state.isr; // |=: what restored() raised stays
@@ -75,10 +75,16 @@ VirtioMmioState VirtioMmio::state() const
     return state;
 }
 
-Result<void> VirtioMmio::restore(VirtioMmioState const& state)
+Result<void> VirtioMmio::check_restore(VirtioMmioState const& state) const
 {
     if ((state.interrupt_status & ~(mmio_reg::INT_VRING | mmio_reg::INT_CONFIG)) != 0)
         return fail(Errc::Corrupt, "virtio-mmio state: unknown InterruptStatus bits");
+    return m_core.check_restore(state.core);
+}
+
+Result<void> VirtioMmio::restore(VirtioMmioState const& state)
+{
+    TRY_VOID(check_restore(state));
     TRY_VOID(m_core.restore(state.core));
     {
         std::lock_guard lock { m_core.mutex() };

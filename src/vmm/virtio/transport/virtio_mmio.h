@@ -89,6 +89,7 @@ public:
     void thaw() { m_core.thaw(); }
     [[nodiscard]] VirtioMmioState state() const;
     [[nodiscard]] Result<void> restore(VirtioMmioState const& state);
+    [[nodiscard]] Result<void> check_restore(VirtioMmioState const& state) const;
     [[nodiscard]] VirtioDevice const& device() const { return m_core.device(); }
     [[nodiscard]] TransportCounters counters() const;
 

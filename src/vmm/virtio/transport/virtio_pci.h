@@ -80,6 +80,8 @@ public:
     void thaw() { m_core.thaw(); }
     [[nodiscard]] VirtioPciState state() const;
     [[nodiscard]] Result<void> restore(VirtioPciState const& state);
+    // Every check restore() makes, changing nothing (for restoring several devices at once).
+    [[nodiscard]] Result<void> check_restore(VirtioPciState const& state) const;
     [[nodiscard]] VirtioDevice const& device() const { return m_core.device(); }
 
 private:
