@@ -62,11 +62,14 @@ uint64_t DirtyBitmap::count() const
     return total;
 }
 
-std::vector<DirtyRun> DirtyBitmap::runs() const
+namespace {
+
+template<typename Load>
+std::vector<DirtyRun> collect_runs(uint64_t words, Load load)
 {
     std::vector<DirtyRun> out;
-    for (uint64_t i = 0; i < words(); ++i) {
-        uint64_t word = m_words[i].load(std::memory_order_relaxed);
+    for (uint64_t i = 0; i < words; ++i) {
+        uint64_t word = load(i);
         while (word != 0) {
             uint64_t const bit = static_cast<uint64_t>(std::countr_zero(word));
             uint64_t const page = i * 64 + bit;
@@ -78,6 +81,18 @@ std::vector<DirtyRun> DirtyBitmap::runs() const
         }
     }
     return out;
+}
+
+} // namespace
+
+std::vector<DirtyRun> DirtyBitmap::runs() const
+{
+    return collect_runs(words(), [this](uint64_t i) { return m_words[i].load(std::memory_order_relaxed); });
+}
+
+std::vector<DirtyRun> DirtyBitmap::take_runs()
+{
+    return collect_runs(words(), [this](uint64_t i) { return m_words[i].exchange(0, std::memory_order_relaxed); });
 }
 
 void DirtyBitmap::clear()

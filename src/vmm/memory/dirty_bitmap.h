@@ -48,7 +48,10 @@ public:
     [[nodiscard]] uint64_t count() const;
     // The dirty pages as maximal runs, lowest first.
     [[nodiscard]] std::vector<DirtyRun> runs() const;
-    // Forgets every mark (after an incremental snapshot took them).
+    // runs() and clear() at once, word by word with an atomic exchange: a page marked while
+    // this runs is either in the result or still marked afterwards, never lost.
+    [[nodiscard]] std::vector<DirtyRun> take_runs();
+    // Forgets every mark.
     void clear();
 
 private:

@@ -60,4 +60,10 @@ Result<std::span<std::byte>> GuestMemoryMmap::span(GuestPhysAddr gpa, uint64_t l
     return std::span<std::byte>(m_regions[hit.index].host + hit.offset, length);
 }
 
+Result<std::span<std::byte>> UntrackedGuestMemory::span(GuestPhysAddr gpa, uint64_t length)
+{
+    auto hit = TRY(find_range(ranges(), gpa, length));
+    return std::span<std::byte>(m_memory.regions()[hit.index].host + hit.offset, length);
+}
+
 } // namespace monarch::vmm

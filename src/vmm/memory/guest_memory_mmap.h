@@ -71,4 +71,17 @@ private:
     size_t m_count { 0 };
 };
 
+// The RAM of a GuestMemoryMmap without dirty marking: for code that only reads it (the
+// snapshot writer, sealed views), so that sealing every page does not make every page dirty
+// for the next incremental snapshot. Valid while the GuestMemoryMmap lives and is not moved.
+class UntrackedGuestMemory final : public GuestMemory {
+public:
+    explicit UntrackedGuestMemory(GuestMemoryMmap& memory) : m_memory(memory) {}
+    [[nodiscard]] std::span<GuestRamRange const> ranges() const override { return m_memory.ranges(); }
+    [[nodiscard]] Result<std::span<std::byte>> span(GuestPhysAddr gpa, uint64_t length) override;
+
+private:
+    GuestMemoryMmap& m_memory;
+};
+
 } // namespace monarch::vmm

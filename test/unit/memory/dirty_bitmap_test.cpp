@@ -90,4 +90,14 @@ TEST_CASE("guest memory marks every page a span touched, per RAM range")
     CHECK(runs[0].count == 2);
     CHECK(runs[1].first == 0x10);
     CHECK(runs[1].count == 1);
+
+    // Reads through the untracked view mark nothing; take_runs() empties the bitmap.
+    auto taken = dirty[0].take_runs();
+    CHECK(taken.size() == 2);
+    CHECK(dirty[0].count() == 0);
+    UntrackedGuestMemory untracked(*memory);
+    REQUIRE(untracked.read(GuestPhysAddr { 0x20000 }, bytes).has_value());
+    CHECK(dirty[0].count() == 0);
+    REQUIRE(memory->read(GuestPhysAddr { 0x20000 }, bytes).has_value());
+    CHECK(dirty[0].count() == 1);
 }
