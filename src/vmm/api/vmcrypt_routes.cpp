@@ -14,6 +14,7 @@
 #include "vmm/vmcrypt/sealed_view.h"
 
 #include <charconv>
+#include <sys/stat.h>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -249,7 +250,11 @@ Result<snapshot::SnapshotWritten> VmcryptRoutes::write_snapshot(std::string cons
     std::span<NamedState const> states, nlohmann::json const& config)
 {
     auto& memory = vmm.memory();
-    bool const increment = incremental && m_last && m_last_vmm == &vmm;
+    struct stat ram {};
+    // SAFETY: fstat(2) fills `ram` for the memfd the VM's GuestMemoryMmap owns.
+    if (::fstat(memory.memfd(), &ram) != 0)
+        return fail_errno("fstat guest memory");
+    bool const increment = incremental && m_last && m_last_ram == ram.st_ino;
     auto const last = m_last;
     m_last.reset(); // set again only once this snapshot is complete
     // Without a VmFd (a VM built without KVM) no vCPU ever ran: the bitmaps hold every write.
@@ -268,7 +273,7 @@ Result<snapshot::SnapshotWritten> VmcryptRoutes::write_snapshot(std::string cons
     if (incremental && !increment)
         log::info("vm.snapshot: no earlier snapshot of this VM: a full snapshot instead of an increment");
     m_last = snapshot::SnapshotLink { path, snapshot::ParentRef { written->stream, written->generation } };
-    m_last_vmm = &vmm;
+    m_last_ram = ram.st_ino;
     return written;
 }
 

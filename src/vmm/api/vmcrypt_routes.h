@@ -40,10 +40,11 @@ private:
     VmController& m_controller;
     std::function<machine::Vmm*()> m_vmm;
     vmcrypt::VmSealing* m_sealing;
-    // The last snapshot this VMM wrote of `m_last_vmm` (an incremental vm.snapshot's parent);
-    // forgotten when a snapshot fails, since its dirty pages were taken.
+    // The last snapshot this VMM wrote (an incremental vm.snapshot's parent), of the VM whose
+    // guest RAM memfd has inode `m_last_ram` (a VM deleted and created again, even at the same
+    // address, has another); forgotten when a snapshot fails, since its dirty pages were taken.
     std::optional<snapshot::SnapshotLink> m_last;
-    machine::Vmm const* m_last_vmm { nullptr };
+    uint64_t m_last_ram { 0 };
 };
 
 // The Monarch extension of vm.snapshot's body: "incremental": true (absent: false).
