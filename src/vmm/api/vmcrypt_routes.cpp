@@ -186,7 +186,9 @@ HttpResponse VmcryptRoutes::memory(http::HttpRequest const& request, machine::Vm
     auto range = parse_view_query(request.target);
     if (!range)
         return HttpResponse::error(400, to_string(range.error()));
-    auto sealed = vmcrypt::seal_memory_view(vmm.memory(), *m_sealing, *range);
+    // Read only: through the untracked view, so a view does not dirty every page it seals.
+    UntrackedGuestMemory view(vmm.memory());
+    auto sealed = vmcrypt::seal_memory_view(view, *m_sealing, *range);
     if (!sealed)
         return host_error("memory view", sealed.error());
     HttpResponse response;
@@ -208,7 +210,8 @@ HttpResponse VmcryptRoutes::coredump(http::HttpRequest const& request, machine::
     if (!states)
         return std::move(states.error());
     vmcrypt::DumpContents contents { &regions, static_cast<uint32_t>(vmm.vcpus().vcpu_count()), {}, *states };
-    auto written = vmcrypt::write_sealed_dump(*path, vmm.memory(), *m_sealing, contents, vmcrypt::stderr_progress("vm.coredump"));
+    UntrackedGuestMemory view(vmm.memory()); // read only: marks nothing dirty
+    auto written = vmcrypt::write_sealed_dump(*path, view, *m_sealing, contents, vmcrypt::stderr_progress("vm.coredump"));
     if (!written)
         return host_error("vm.coredump", written.error());
     log::info("vm.coredump: sealed dump written, generation {}", written->raw());
