@@ -44,7 +44,7 @@ public:
     // written since the last clear. Every access by the VMM itself (virtio devices filling
     // buffers and used rings, boot loaders, restores) goes through span(), which is the one
     // way to a writable pointer into guest RAM, so marking there cannot miss a VMM write; it
-    // also marks pages the VMM only read (descriptor tables, a sealed view), which costs a
+    // also marks pages the VMM only read this way (descriptor tables), which costs a
     // few extra pages in an increment, never a lost one. The guest's own writes are in KVM's
     // dirty log instead (KVM_MEM_LOG_DIRTY_PAGES), merged in with DirtyBitmap::merge_words.
     [[nodiscard]] std::span<DirtyBitmap> dirty() { return { m_dirty.data(), m_count }; }
