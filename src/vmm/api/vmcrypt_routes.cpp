@@ -5,6 +5,7 @@
 
 #include "common/log.h"
 #include "vmm/api/vm_config_json.h"
+#include "vmm/snapshot/dirty_pages.h"
 #include "vmm/snapshot/machine_state.h"
 #include "vmm/snapshot/snapshot_file.h"
 #include "vmm/vmcrypt/clear_regions.h"
@@ -13,6 +14,7 @@
 #include "vmm/vmcrypt/sealed_view.h"
 
 #include <charconv>
+#include <sys/stat.h>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -135,6 +137,18 @@ Result<std::string> url_path_from_body(std::string_view body, char const* key)
     return vmcrypt::path_from_file_url(json[key].get<std::string>());
 }
 
+Result<bool> incremental_from_body(std::string_view body)
+{
+    auto json = nlohmann::json::parse(body, nullptr, false);
+    if (json.is_discarded() || !json.is_object())
+        return fail(Errc::InvalidArgument, "body must be a JSON object");
+    if (!json.contains("incremental"))
+        return false;
+    if (!json["incremental"].is_boolean())
+        return fail(Errc::InvalidArgument, "incremental must be true or false");
+    return json["incremental"].get<bool>();
+}
+
 std::optional<HttpResponse> VmcryptRoutes::handle(http::HttpRequest const& request)
 {
     std::string_view const path = request.path;
@@ -172,7 +186,9 @@ HttpResponse VmcryptRoutes::memory(http::HttpRequest const& request, machine::Vm
     auto range = parse_view_query(request.target);
     if (!range)
         return HttpResponse::error(400, to_string(range.error()));
-    auto sealed = vmcrypt::seal_memory_view(vmm.memory(), *m_sealing, *range);
+    // Read only: through the untracked view, so a view does not dirty every page it seals.
+    UntrackedGuestMemory view(vmm.memory());
+    auto sealed = vmcrypt::seal_memory_view(view, *m_sealing, *range);
     if (!sealed)
         return host_error("memory view", sealed.error());
     HttpResponse response;
@@ -194,7 +210,8 @@ HttpResponse VmcryptRoutes::coredump(http::HttpRequest const& request, machine::
     if (!states)
         return std::move(states.error());
     vmcrypt::DumpContents contents { &regions, static_cast<uint32_t>(vmm.vcpus().vcpu_count()), {}, *states };
-    auto written = vmcrypt::write_sealed_dump(*path, vmm.memory(), *m_sealing, contents, vmcrypt::stderr_progress("vm.coredump"));
+    UntrackedGuestMemory view(vmm.memory()); // read only: marks nothing dirty
+    auto written = vmcrypt::write_sealed_dump(*path, view, *m_sealing, contents, vmcrypt::stderr_progress("vm.coredump"));
     if (!written)
         return host_error("vm.coredump", written.error());
     log::info("vm.coredump: sealed dump written, generation {}", written->raw());
@@ -212,16 +229,55 @@ HttpResponse VmcryptRoutes::snapshot(http::HttpRequest const& request, machine::
     nlohmann::json config = info ? vm_config_to_json(info->config) : nlohmann::json::object();
     // The UUID the pages are sealed for, also when vm.create gave none: a restore takes it.
     config["platform"] = { { "uuid", m_sealing->vm().to_string() } };
+    auto incremental = incremental_from_body(request.body);
+    if (!incremental)
+        return HttpResponse::error(400, fmt::format("vm.snapshot: {}", to_string(incremental.error())));
     PauseWhile paused(m_controller);
     auto states = capture("vm.snapshot", paused, vmm);
     if (!states)
         return std::move(states.error());
-    auto written = snapshot::write_snapshot(*path, vmm.memory(), *m_sealing, *states, config, vmcrypt::stderr_progress("vm.snapshot"));
+    auto written = write_snapshot(*path, vmm, *incremental, *states, config);
     if (!written)
         return host_error("vm.snapshot", written.error());
     log::info("vm.snapshot: {} pages and {} state records sealed, generation {}", written->pages, states->size(),
         written->generation.raw());
     return HttpResponse::no_content();
+}
+
+// Incremental snapshots (docs/vmcrypt.md, "Incremental snapshots"). Every snapshot first
+// takes the dirty pages (KVM's log merged into GuestMemoryMmap's bitmaps, then taken at once),
+// then seals through a view that marks nothing: a page written after the take is in the next
+// increment, never lost. A full snapshot starts KVM's dirty log, so increments can follow it;
+// an increment needs the last snapshot of this same VM (else the snapshot is a full one).
+Result<snapshot::SnapshotWritten> VmcryptRoutes::write_snapshot(std::string const& path, machine::Vmm& vmm, bool incremental,
+    std::span<NamedState const> states, nlohmann::json const& config)
+{
+    auto& memory = vmm.memory();
+    struct stat ram {};
+    // SAFETY: fstat(2) fills `ram` for the memfd the VM's GuestMemoryMmap owns.
+    if (::fstat(memory.memfd(), &ram) != 0)
+        return fail_errno("fstat guest memory");
+    bool const increment = incremental && m_last && m_last_ram == ram.st_ino;
+    auto const last = m_last;
+    m_last.reset(); // set again only once this snapshot is complete
+    // Without a VmFd (a VM built without KVM) no vCPU ever ran: the bitmaps hold every write.
+    if (auto const* vm = vmm.vm_fd(); vm && increment)
+        TRY_VOID(snapshot::merge_kvm_dirty_log(*vm, memory));
+    else if (vm)
+        TRY_VOID(snapshot::start_kvm_dirty_log(*vm, memory));
+    auto pieces = snapshot::take_dirty_pieces(memory);
+    UntrackedGuestMemory view(memory);
+    auto progress = vmcrypt::stderr_progress("vm.snapshot");
+    auto written = increment
+        ? snapshot::write_incremental_snapshot(path, view, *m_sealing, states, config, snapshot::Increment { *last, std::move(pieces) }, progress)
+        : snapshot::write_snapshot(path, view, *m_sealing, states, config, progress);
+    if (!written)
+        return written;
+    if (incremental && !increment)
+        log::info("vm.snapshot: no earlier snapshot of this VM: a full snapshot instead of an increment");
+    m_last = snapshot::SnapshotLink { path, snapshot::ParentRef { written->stream, written->generation } };
+    m_last_ram = ram.st_ino;
+    return written;
 }
 
 } // namespace monarch::vmm::api

@@ -7,6 +7,7 @@
 #include "http/http_server.h"
 #include "vmm/api/vm_controller.h"
 #include "vmm/machine/vmm.h"
+#include "vmm/snapshot/snapshot_file.h"
 #include "vmm/vmcrypt/sealed_view.h"
 #include "vmm/vmcrypt/vm_sealing.h"
 
@@ -33,11 +34,21 @@ private:
     [[nodiscard]] http::HttpResponse memory(http::HttpRequest const&, machine::Vmm&);
     [[nodiscard]] http::HttpResponse coredump(http::HttpRequest const&, machine::Vmm&);
     [[nodiscard]] http::HttpResponse snapshot(http::HttpRequest const&, machine::Vmm&);
+    [[nodiscard]] Result<snapshot::SnapshotWritten> write_snapshot(std::string const& path, machine::Vmm&, bool incremental,
+        std::span<NamedState const> states, nlohmann::json const& config);
 
     VmController& m_controller;
     std::function<machine::Vmm*()> m_vmm;
     vmcrypt::VmSealing* m_sealing;
+    // The last snapshot this VMM wrote (an incremental vm.snapshot's parent), of the VM whose
+    // guest RAM memfd has inode `m_last_ram` (a VM deleted and created again, even at the same
+    // address, has another); forgotten when a snapshot fails, since its dirty pages were taken.
+    std::optional<snapshot::SnapshotLink> m_last;
+    uint64_t m_last_ram { 0 };
 };
+
+// The Monarch extension of vm.snapshot's body: "incremental": true (absent: false).
+[[nodiscard]] Result<bool> incremental_from_body(std::string_view body);
 
 // "gpa=0x1000&length=4096" -> the range; absent both -> all RAM. Numbers are decimal or 0x hex.
 [[nodiscard]] Result<std::optional<vmcrypt::ViewRange>> parse_view_query(std::string_view target);

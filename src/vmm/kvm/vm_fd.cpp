@@ -45,11 +45,11 @@ Result<void> VmFd::create_pit2() const
     return {};
 }
 
-Result<void> VmFd::set_user_memory_region(MemSlot slot, GuestPhysAddr gpa, uint64_t size, void* host) const
+Result<void> VmFd::set_user_memory_region(MemSlot slot, GuestPhysAddr gpa, uint64_t size, void* host, bool log_dirty) const
 {
     kvm_userspace_memory_region region {};
     region.slot = slot.raw();
-    region.flags = 0;
+    region.flags = log_dirty ? KVM_MEM_LOG_DIRTY_PAGES : 0;
     region.guest_phys_addr = gpa.raw();
     region.memory_size = size;
     region.userspace_addr = reinterpret_cast<uint64_t>(host);
@@ -58,6 +58,21 @@ Result<void> VmFd::set_user_memory_region(MemSlot slot, GuestPhysAddr gpa, uint6
     if (::ioctl(m_fd.get(), KVM_SET_USER_MEMORY_REGION, &region) < 0)
         return fail_errno("KVM_SET_USER_MEMORY_REGION");
     return {};
+}
+
+Result<std::vector<uint64_t>> VmFd::get_dirty_log(MemSlot slot, uint64_t pages) const
+{
+    // KVM writes ALIGN(pages, 64) / 8 bytes: whole u64 words (virt/kvm/kvm_main.c
+    // kvm_dirty_bitmap_bytes), so a buffer of whole words is large enough.
+    std::vector<uint64_t> words((pages + 63) / 64, 0);
+    kvm_dirty_log log {};
+    log.slot = slot.raw();
+    log.dirty_bitmap = words.data();
+    // SAFETY: KVM writes the slot's bitmap (pages bits rounded up to u64 words) into `words`,
+    // which holds exactly that many words; the caller passes the slot's own page count.
+    if (::ioctl(m_fd.get(), KVM_GET_DIRTY_LOG, &log) < 0)
+        return fail_errno("KVM_GET_DIRTY_LOG");
+    return words;
 }
 
 Result<void> VmFd::set_gsi_routing(std::span<kvm_irq_routing_entry const> entries) const

@@ -12,6 +12,7 @@
 #include <linux/kvm.h>
 #include <optional>
 #include <span>
+#include <vector>
 
 namespace monarch::vmm::kvm {
 
@@ -43,8 +44,16 @@ public:
     // KVM_CREATE_PIT2 with a dummy speaker port (nothing of ours backs port 0x61).
     [[nodiscard]] Result<void> create_pit2() const;
 
-    // KVM_SET_USER_MEMORY_REGION: [gpa, gpa + size) is backed by host memory at `host`.
-    [[nodiscard]] Result<void> set_user_memory_region(MemSlot, GuestPhysAddr, uint64_t size, void* host) const;
+    // KVM_SET_USER_MEMORY_REGION: [gpa, gpa + size) is backed by host memory at `host`. With
+    // `log_dirty` the slot has KVM_MEM_LOG_DIRTY_PAGES (api.rst 4.35): KVM records every page
+    // the guest writes, for get_dirty_log(). Registering the same slot again with another flag
+    // turns logging on or off (the slot's size and address must stay the same).
+    [[nodiscard]] Result<void> set_user_memory_region(MemSlot, GuestPhysAddr, uint64_t size, void* host, bool log_dirty = false) const;
+    // KVM_GET_DIRTY_LOG (api.rst 4.8): the pages of `slot` (one with log_dirty, `pages` pages)
+    // the guest wrote since the last call, one bit per page in u64 words (bit i of word w is
+    // page 64 w + i); KVM clears its log as it copies it (without KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2
+    // enabled, which we never enable).
+    [[nodiscard]] Result<std::vector<uint64_t>> get_dirty_log(MemSlot slot, uint64_t pages) const;
     // KVM_SET_GSI_ROUTING: replaces the whole GSI -> irqchip pin table.
     [[nodiscard]] Result<void> set_gsi_routing(std::span<kvm_irq_routing_entry const>) const;
     // KVM_IRQ_LINE: drive a GSI of the in-kernel PIC/IOAPIC.

@@ -48,6 +48,7 @@ GuestMemoryMmap::GuestMemoryMmap(UniqueFd memfd, Mapping mapping, Split split)
     uint64_t offset = 0;
     for (size_t i = 0; i < m_count; ++i) {
         m_regions[i] = GuestMemoryRegion { m_ranges[i], offset, m_mapping.bytes().data() + offset };
+        m_dirty[i] = DirtyBitmap(m_ranges[i].size / DIRTY_PAGE_SIZE);
         offset += m_ranges[i].size;
     }
 }
@@ -55,7 +56,14 @@ GuestMemoryMmap::GuestMemoryMmap(UniqueFd memfd, Mapping mapping, Split split)
 Result<std::span<std::byte>> GuestMemoryMmap::span(GuestPhysAddr gpa, uint64_t length)
 {
     auto hit = TRY(find_range(ranges(), gpa, length));
+    m_dirty[hit.index].mark_bytes(hit.offset, length);
     return std::span<std::byte>(m_regions[hit.index].host + hit.offset, length);
+}
+
+Result<std::span<std::byte>> UntrackedGuestMemory::span(GuestPhysAddr gpa, uint64_t length)
+{
+    auto hit = TRY(find_range(ranges(), gpa, length));
+    return std::span<std::byte>(m_memory.regions()[hit.index].host + hit.offset, length);
 }
 
 } // namespace monarch::vmm

@@ -34,9 +34,9 @@ Result<void> ensure_directory(std::string const& directory)
 }
 
 nlohmann::json manifest_json(crypt::VmUuid const& vm, crypt::Generation generation, crypt::StreamId const& stream,
-    uint64_t pages, nlohmann::json const& config)
+    uint64_t pages, nlohmann::json const& config, Increment const* increment)
 {
-    return {
+    nlohmann::json manifest {
         { "format", MANIFEST_FORMAT },
         { "vm", vm.to_string() },
         { "generation", generation.raw() },
@@ -45,15 +45,44 @@ nlohmann::json manifest_json(crypt::VmUuid const& vm, crypt::Generation generati
         { "memory_pages", pages },
         { "config", config },
     };
+    if (increment)
+        manifest["parent"] = {
+            { "directory", increment->parent.directory },
+            { "stream_id", increment->parent.ref.stream.to_string() },
+            { "generation", increment->parent.ref.generation.raw() },
+        };
+    return manifest;
 }
 
-} // namespace
+uint32_t count_vcpus(std::span<vmcrypt::NamedState const> states)
+{
+    // "vcpu0", "vcpu1"...: one per vCPU (not other records a vCPU may have, "vcpu0.xsave").
+    uint32_t count = 0;
+    for (auto const& state : states)
+        count += state.name.starts_with("vcpu") && state.name.size() > 4
+                && std::all_of(state.name.begin() + 4, state.name.end(), [](char c) { return c >= '0' && c <= '9'; })
+            ? 1
+            : 0;
+    return count;
+}
 
-Result<SnapshotWritten> write_snapshot(std::string const& directory, GuestMemory& memory, vmcrypt::VmSealing& sealing,
-    std::span<vmcrypt::NamedState const> states, nlohmann::json const& config, vmcrypt::Progress const& progress)
+Result<void> check_pieces(GuestMemory const& memory, std::span<GuestRamRange const> pieces)
+{
+    for (auto const& piece : pieces) {
+        if (piece.base.raw() % vmcrypt::PAGE_SIZE != 0 || piece.size % vmcrypt::PAGE_SIZE != 0 || piece.size == 0)
+            return fail(Errc::InvalidArgument, "snapshot: an increment piece is not whole pages");
+        TRY(find_range(memory.ranges(), piece.base, piece.size));
+    }
+    return {};
+}
+
+Result<SnapshotWritten> write(std::string const& directory, GuestMemory& memory, vmcrypt::VmSealing& sealing,
+    std::span<vmcrypt::NamedState const> states, nlohmann::json const& config, Increment const* increment,
+    vmcrypt::Progress const& progress)
 {
     TRY_VOID(ensure_directory(directory));
-    auto pieces = TRY(vmcrypt::view_pieces(memory, std::nullopt));
+    auto pieces = increment ? increment->pieces : TRY(vmcrypt::view_pieces(memory, std::nullopt));
+    TRY_VOID(check_pieces(memory, pieces));
     auto state_file = TRY(vmcrypt::NewSealedFile::create(join(directory, STATE_FILE)));
     auto manifest_file = TRY(vmcrypt::NewSealedFile::create(join(directory, MANIFEST_FILE)));
     auto const generation = sealing.next_generation();
@@ -61,23 +90,35 @@ Result<SnapshotWritten> write_snapshot(std::string const& directory, GuestMemory
 
     SnapshotInfo info;
     info.ram.assign(memory.ranges().begin(), memory.ranges().end());
-    // "vcpu0", "vcpu1"...: one per vCPU (not other records a vCPU may have, "vcpu0.xsave").
-    for (auto const& state : states)
-        info.vcpu_count += state.name.starts_with("vcpu") && state.name.size() > 4
-                && std::all_of(state.name.begin() + 4, state.name.end(), [](char c) { return c >= '0' && c <= '9'; })
-            ? 1
-            : 0;
+    info.vcpu_count = count_vcpus(states);
+    if (increment)
+        info.parent = increment->parent.ref;
     TRY_VOID(writer.append_state("snapshot.info", encode_info(info)));
     for (auto const& state : states)
         TRY_VOID(writer.append_state(state.name, state.bytes));
     uint64_t const pages = TRY(vmcrypt::append_memory(memory, pieces, writer, progress));
     TRY_VOID(writer.finish());
 
-    auto const text = manifest_json(sealing.vm(), generation, writer.stream_id(), pages, config).dump(2) + "\n";
+    auto const text = manifest_json(sealing.vm(), generation, writer.stream_id(), pages, config, increment).dump(2) + "\n";
     TRY_VOID(crypt::fd_sink(manifest_file.fd())(std::as_bytes(std::span { text })));
     TRY_VOID(state_file.commit());
     TRY_VOID(manifest_file.commit());
-    return SnapshotWritten { generation, pages };
+    return SnapshotWritten { generation, writer.stream_id(), pages };
+}
+
+} // namespace
+
+Result<SnapshotWritten> write_snapshot(std::string const& directory, GuestMemory& memory, vmcrypt::VmSealing& sealing,
+    std::span<vmcrypt::NamedState const> states, nlohmann::json const& config, vmcrypt::Progress const& progress)
+{
+    return write(directory, memory, sealing, states, config, nullptr, progress);
+}
+
+Result<SnapshotWritten> write_incremental_snapshot(std::string const& directory, GuestMemory& memory,
+    vmcrypt::VmSealing& sealing, std::span<vmcrypt::NamedState const> states, nlohmann::json const& config,
+    Increment const& increment, vmcrypt::Progress const& progress)
+{
+    return write(directory, memory, sealing, states, config, &increment, progress);
 }
 
 Result<nlohmann::json> read_manifest(std::string const& directory)
@@ -98,6 +139,13 @@ Result<nlohmann::json> read_manifest(std::string const& directory)
     if (!is("vm", &nlohmann::json::is_string) || !is("generation", &nlohmann::json::is_number_unsigned)
         || !is("stream_id", &nlohmann::json::is_string) || !is("config", &nlohmann::json::is_object))
         return fail(Errc::Corrupt, "snapshot: manifest.json lacks vm, generation, stream_id or config");
+    if (manifest.contains("parent")) {
+        auto const& parent = manifest["parent"];
+        if (!parent.is_object() || !parent.contains("directory") || !parent["directory"].is_string()
+            || !parent.contains("stream_id") || !parent["stream_id"].is_string() || !parent.contains("generation")
+            || !parent["generation"].is_number_unsigned())
+            return fail(Errc::Corrupt, "snapshot: manifest.json: parent lacks directory, stream_id or generation");
+    }
     return manifest;
 }
 

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
-// Reading a snapshot back: manifest, then the sealed stream record by record into guest RAM.
+// Reading a snapshot back: manifest, then the sealed stream record by record into guest RAM;
+// for an incremental snapshot, the chain of its parents first, base to last.
 #include "vmm/snapshot/snapshot_file.h"
 
 #include "crypt/byte_stream.h"
 #include "vmm/snapshot/snapshot_info.h"
 
+#include <algorithm>
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <unistd.h>
@@ -24,6 +26,12 @@ bool same_ranges(std::span<GuestRamRange const> a, std::span<GuestRamRange const
         [](GuestRamRange const& x, GuestRamRange const& y) { return x.base == y.base && x.size == y.size; });
 }
 
+// One snapshot directory of a chain, with its manifest.
+struct Link {
+    std::string directory;
+    nlohmann::json manifest;
+};
+
 // The manifest and the stream must describe the same snapshot (no splicing of one snapshot's
 // manifest with another's stream), and the generation must be the expected one.
 Result<void> check_identity(nlohmann::json const& manifest, crypt::StreamInfo const& info, std::optional<crypt::Generation> expected)
@@ -36,7 +44,21 @@ Result<void> check_identity(nlohmann::json const& manifest, crypt::StreamInfo co
     return {};
 }
 
-Result<void> apply_record(crypt::Record const& record, GuestMemory& target, RestoredSnapshot& out, std::optional<SnapshotInfo>& info)
+// The sealed snapshot.info names the parent; it must be the stream applied just before
+// (`parent`), and only the first link of a chain may be a full snapshot.
+Result<void> check_parent(SnapshotInfo const& info, std::optional<crypt::StreamInfo> const& parent)
+{
+    if (!parent && info.parent)
+        return fail(Errc::Corrupt, "snapshot: an incremental snapshot whose parent is missing from the chain");
+    if (parent && !info.parent)
+        return fail(Errc::Corrupt, "snapshot: a full snapshot inside a chain of increments");
+    if (parent && *info.parent != ParentRef { parent->stream, parent->generation })
+        return fail(Errc::Corrupt, "snapshot: the increment's sealed parent is not the snapshot before it (wrong or reordered link)");
+    return {};
+}
+
+Result<void> apply_record(crypt::Record const& record, GuestMemory& target, RestoredSnapshot& out, std::optional<SnapshotInfo>& info,
+    std::optional<crypt::StreamInfo> const& parent)
 {
     if (record.type == crypt::RecordType::State) {
         if (!info) {
@@ -45,7 +67,7 @@ Result<void> apply_record(crypt::Record const& record, GuestMemory& target, Rest
             info = TRY(decode_info(record.data));
             if (!same_ranges(info->ram, target.ranges()))
                 return fail(Errc::InvalidArgument, "snapshot: its guest memory layout differs from this VM's");
-            return {};
+            return check_parent(*info, parent);
         }
         out.states.push_back({ std::string(record.name), std::vector<std::byte>(record.data.begin(), record.data.end()) });
         return {};
@@ -58,15 +80,40 @@ Result<void> apply_record(crypt::Record const& record, GuestMemory& target, Rest
     return {};
 }
 
-} // namespace
-
-Restore read_snapshot(std::string const& directory, crypt::OwnerKey const& owner, GuestMemory& target,
-    std::optional<crypt::Generation> expected, vmcrypt::Progress const& progress)
+// The directory of a link's parent: as the manifest gives it, relative to the link's own.
+std::string parent_directory(Link const& link)
 {
-    auto manifest = read_manifest(directory);
-    if (!manifest)
-        return refuse(manifest.error());
-    auto const path = fmt::format("{}/{}", directory, STATE_FILE);
+    auto const parent = link.manifest["parent"]["directory"].get<std::string>();
+    return parent.starts_with('/') ? parent : fmt::format("{}/{}", link.directory, parent);
+}
+
+// Follows the manifests' parent links from `directory` to the full snapshot; base first. The
+// clear manifests are only a map: each link is authenticated by its sealed stream later.
+Result<std::vector<Link>> collect_chain(std::string const& directory)
+{
+    std::vector<Link> chain { Link { directory, TRY(read_manifest(directory)) } };
+    while (chain.back().manifest.contains("parent")) {
+        if (chain.size() == MAX_CHAIN)
+            return fail(Errc::Corrupt, "snapshot: the chain of increments is too long or loops");
+        auto const& wanted = chain.back().manifest["parent"];
+        auto const path = parent_directory(chain.back());
+        auto manifest = read_manifest(path);
+        if (!manifest)
+            return fail(Errc::NotFound, "snapshot: the parent of an incremental snapshot is missing or unreadable");
+        if ((*manifest)["stream_id"] != wanted["stream_id"] || (*manifest)["generation"] != wanted["generation"])
+            return fail(Errc::Corrupt, "snapshot: the parent directory holds another snapshot than the increment's parent");
+        chain.push_back(Link { path, std::move(*manifest) });
+    }
+    std::reverse(chain.begin(), chain.end());
+    return chain;
+}
+
+// Applies one link's stream to `target`: its pages, and its state records into `out` (those
+// of earlier links replaced). Returns the stream's header.
+std::expected<crypt::StreamInfo, RestoreFailure> apply_link(Link const& link, crypt::OwnerKey const& owner, GuestMemory& target,
+    std::optional<crypt::StreamInfo> const& parent, RestoredSnapshot& out, vmcrypt::Progress const& progress)
+{
+    auto const path = fmt::format("{}/{}", link.directory, STATE_FILE);
     // SAFETY: open(2) with a NUL-terminated path; owned at once.
     UniqueFd fd { ::open(path.c_str(), O_RDONLY | O_CLOEXEC) };
     if (!fd)
@@ -74,27 +121,51 @@ Restore read_snapshot(std::string const& directory, crypt::OwnerKey const& owner
     auto reader = crypt::StreamReader::open(crypt::fd_source(fd.get()), owner);
     if (!reader)
         return refuse(reader.error());
-    if (auto identity = check_identity(*manifest, reader->info(), expected); !identity)
+    if (auto identity = check_identity(link.manifest, reader->info(), std::nullopt); !identity)
         return refuse(identity.error());
-
-    RestoredSnapshot out;
-    out.info = reader->info();
-    out.config = (*manifest)["config"];
+    if (parent && parent->vm != reader->info().vm)
+        return refuse(Errc::Corrupt, "snapshot: an increment of another VM in the chain");
+    out.states.clear();
     std::optional<SnapshotInfo> info;
     uint64_t const total = target.total_size() / vmcrypt::PAGE_SIZE;
+    uint64_t const before = out.pages;
     for (;;) {
         auto record = reader->next();
         if (!record)
             return std::unexpected(RestoreFailure { record.error(), reader->failure() });
         if (record->type == crypt::RecordType::End)
             break;
-        if (auto applied = apply_record(*record, target, out, info); !applied)
+        if (auto applied = apply_record(*record, target, out, info, parent); !applied)
             return std::unexpected(RestoreFailure { applied.error(), reader->failure() });
         if (progress && record->type == crypt::RecordType::MemoryPages)
-            progress(out.pages, total);
+            progress(out.pages - before, total);
     }
-    if (!info || out.pages != total)
+    if (!info || (!parent && out.pages - before != total))
         return refuse(Errc::Corrupt, "snapshot: it does not hold every page of guest RAM");
+    return reader->info();
+}
+
+} // namespace
+
+Restore read_snapshot(std::string const& directory, crypt::OwnerKey const& owner, GuestMemory& target,
+    std::optional<crypt::Generation> expected, vmcrypt::Progress const& progress)
+{
+    auto chain = collect_chain(directory);
+    if (!chain)
+        return refuse(chain.error());
+    RestoredSnapshot out;
+    std::optional<crypt::StreamInfo> parent;
+    for (auto const& link : *chain) {
+        auto applied = apply_link(link, owner, target, parent, out, progress);
+        if (!applied)
+            return std::unexpected(applied.error());
+        parent = *applied;
+    }
+    if (auto identity = check_identity(chain->back().manifest, *parent, expected); !identity)
+        return refuse(identity.error());
+    out.info = *parent;
+    out.config = chain->back().manifest["config"];
+    out.links = chain->size();
     return out;
 }
 
