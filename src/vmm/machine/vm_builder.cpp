@@ -32,8 +32,13 @@ BuildResult<std::unique_ptr<Vmm>> VmBuilder::build() &&
     TRY_BUILD(read_images());
     TRY_BUILD(write_firmware_tables());
     TRY_BUILD(load_kernel());
+    return std::move(*this).build_machine();
+}
+
+BuildResult<std::unique_ptr<Vmm>> VmBuilder::build_machine() &&
+{
     TRY_BUILD(open_device_backends());
-    // Only now, with every input checked and loaded, is /dev/kvm opened.
+    // Only now, with every input checked and loaded (or restored), is /dev/kvm opened.
     TRY_BUILD(open_kvm());
     TRY_BUILD(create_vm());
     TRY_BUILD(create_vcpus());
@@ -53,14 +58,7 @@ BuildResult<std::unique_ptr<Vmm>> VmBuilder::build_restored(FillMemory const& fi
     // and the PCI layout; the snapshot's pages then replace all of RAM, tables included.
     TRY_BUILD(write_firmware_tables());
     TRY_STEP_VOID(BuildStep::Memory, fill(*m_vmm->m_memory));
-    TRY_BUILD(open_device_backends());
-    TRY_BUILD(open_kvm());
-    TRY_BUILD(create_vm());
-    TRY_BUILD(create_vcpus());
-    TRY_BUILD(attach_devices());
-    TRY_BUILD(attach_pci_devices());
-    TRY_BUILD(attach_serial());
-    return std::move(m_vmm);
+    return std::move(*this).build_machine();
 }
 
 BuildResult<void> VmBuilder::create_memory()

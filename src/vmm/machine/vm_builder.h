@@ -37,6 +37,8 @@ public:
     [[nodiscard]] BuildResult<std::unique_ptr<Vmm>> build_restored(FillMemory const& fill) &&;
 
 private:
+    // The steps build() and build_restored() share once RAM holds what the guest needs.
+    [[nodiscard]] BuildResult<std::unique_ptr<Vmm>> build_machine() &&;
     [[nodiscard]] BuildResult<void> create_memory();
     [[nodiscard]] BuildResult<void> read_images();
     [[nodiscard]] BuildResult<void> write_firmware_tables();

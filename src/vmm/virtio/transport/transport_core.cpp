@@ -109,13 +109,13 @@ bool TransportCore::write_status(uint8_t value)
     return false;
 }
 
-bool TransportCore::start_device()
+Result<std::vector<Virtqueue>> TransportCore::queues_from_registers(std::span<QueueRegisters const> queue_registers, uint64_t driver_features) const
 {
     QueueConfig base;
-    base.event_idx = (m_driver_features & F_EVENT_IDX) != 0;
-    base.indirect = (m_driver_features & F_INDIRECT_DESC) != 0;
+    base.event_idx = (driver_features & F_EVENT_IDX) != 0;
+    base.indirect = (driver_features & F_INDIRECT_DESC) != 0;
     std::vector<Virtqueue> queues;
-    for (auto const& registers : m_queues) {
+    for (auto const& registers : queue_registers) {
         if (!registers.ready) {
             queues.push_back(Virtqueue::disabled(m_memory));
             continue;
@@ -125,15 +125,20 @@ bool TransportCore::start_device()
         config.descriptor_table = GuestPhysAddr { registers.descriptor_table };
         config.available_ring = GuestPhysAddr { registers.driver_area };
         config.used_ring = GuestPhysAddr { registers.device_area };
-        auto queue = Virtqueue::create(m_memory, config);
-        if (!queue) {
-            ++m_counters.bad_queue_setups;
-            log::debug("virtio: {}: queue rejected at DRIVER_OK: {}", m_device.name(), to_string(queue.error()));
-            return false;
-        }
-        queues.push_back(std::move(*queue));
+        queues.push_back(TRY(Virtqueue::create(m_memory, config)));
     }
-    boost::asio::post(m_loop, [this, features = m_driver_features, queues = std::move(queues)]() mutable {
+    return queues;
+}
+
+bool TransportCore::start_device()
+{
+    auto queues = queues_from_registers(m_queues, m_driver_features);
+    if (!queues) {
+        ++m_counters.bad_queue_setups;
+        log::debug("virtio: {}: queue rejected at DRIVER_OK: {}", m_device.name(), to_string(queues.error()));
+        return false;
+    }
+    boost::asio::post(m_loop, [this, features = m_driver_features, queues = std::move(*queues)]() mutable {
         activate_on_loop(features, std::move(queues));
     });
     return true;

@@ -20,6 +20,7 @@
 #include <array>
 #include <cstdint>
 #include <mutex>
+#include <span>
 #include <vector>
 
 namespace monarch::vmm::virtio {
@@ -176,6 +177,9 @@ private:
     void reset_registers();
     [[nodiscard]] bool features_acceptable() const;
     [[nodiscard]] bool start_device(); // DRIVER_OK: false when a queue is not usable
+    // The virtqueues the driver set up in `queues` with `driver_features` negotiated, as at
+    // DRIVER_OK (a queue that is not ready is a disabled one); fails on the first unusable queue.
+    [[nodiscard]] Result<std::vector<Virtqueue>> queues_from_registers(std::span<QueueRegisters const> queues, uint64_t driver_features) const;
     void mark_needs_reset(std::unique_lock<std::mutex>& lock);
     void check_needs_reset(); // loop thread: report VirtioDevice::needs_reset() once
     void activate_on_loop(uint64_t features, std::vector<Virtqueue> queues);

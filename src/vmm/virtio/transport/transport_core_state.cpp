@@ -119,25 +119,10 @@ Result<std::vector<Virtqueue>> TransportCore::restored_queues(TransportCoreState
         return queues;
     }
     // DRIVER_OK whose activation had not run yet: as the status write would have started it.
-    QueueConfig base;
-    base.event_idx = (state.driver_features & F_EVENT_IDX) != 0;
-    base.indirect = (state.driver_features & F_INDIRECT_DESC) != 0;
-    for (auto const& registers : state.queues) {
-        if (!registers.ready) {
-            queues.push_back(Virtqueue::disabled(m_memory));
-            continue;
-        }
-        QueueConfig config = base;
-        config.size = registers.size;
-        config.descriptor_table = GuestPhysAddr { registers.descriptor_table };
-        config.available_ring = GuestPhysAddr { registers.driver_area };
-        config.used_ring = GuestPhysAddr { registers.device_area };
-        auto queue = Virtqueue::create(m_memory, config);
-        if (!queue)
-            return fail(Errc::Corrupt, queue.error().context);
-        queues.push_back(std::move(*queue));
-    }
-    return queues;
+    auto from_registers = queues_from_registers(state.queues, state.driver_features);
+    if (!from_registers)
+        return fail(Errc::Corrupt, from_registers.error().context);
+    return from_registers;
 }
 
 Result<void> TransportCore::check_restore(TransportCoreState const& state) const
