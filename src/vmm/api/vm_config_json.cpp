@@ -136,7 +136,8 @@ ParseResult<machine::VmConfig> parse_top(json const& body)
     if (auto const* serial = top.field("serial"))
         config.serial = TRY_PARSE(parse_console_mode(*serial, "serial"));
     if (auto const* console = top.field("console"))
-        config.console.mode = TRY_PARSE(parse_console_mode(*console, "console"));
+        config.console = TRY_PARSE(parse_console(*console));
+    TRY_PARSE_VOID(check_devices(config));
     TRY_PARSE_VOID(check_debug_console(top));
     auto const none = json::array();
     TRY_PARSE_VOID(top.finish({
