@@ -149,3 +149,20 @@ TEST_CASE("device checks: more mmio devices than the window has slots are refuse
     raw.disks.pop_back(); // exactly the window: accepted
     CHECK(cli::convert_device_options(raw));
 }
+
+TEST_CASE("device checks: vm.info shows transport mmio for disks and nets and vm.create takes it back", "[unit][virtio_mmio]")
+{
+    auto config = api::vm_config_from_body(R"({"payload":{"kernel":"/k"},"disks":[{"path":"/a","transport":"mmio"},{"path":"/b"}],)"
+                                           R"("net":[{"tap":"t0","transport":"mmio"}]})");
+    REQUIRE(config);
+    auto written = api::vm_config_to_json(*config);
+    CHECK(written["disks"][0]["transport"] == "mmio");
+    CHECK_FALSE(written["disks"][1].contains("transport")); // pci: Cloud Hypervisor's shape
+    CHECK(written["net"][0]["transport"] == "mmio");
+    auto again = api::vm_config_from_body(written.dump());
+    INFO((again ? std::string() : again.error()));
+    REQUIRE(again);
+    CHECK(again->disks[0].transport == machine::VirtioTransport::Mmio);
+    CHECK(again->disks[1].transport == machine::VirtioTransport::Pci);
+    CHECK(again->nets[0].transport == machine::VirtioTransport::Mmio);
+}
