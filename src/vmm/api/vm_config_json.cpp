@@ -183,9 +183,14 @@ json vm_config_to_json(machine::VmConfig const& config, RuntimeDetails const& ru
     for (auto const& net : config.nets)
         out["net"].push_back(net_to_json(net));
     out["rng"] = config.rng ? json { { "src", config.rng->source } } : json();
+    if (config.rng)
+        put_transport(out["rng"], config.rng->transport);
     out["vsock"] = config.vsock ? json { { "cid", config.vsock->cid }, { "socket", config.vsock->socket } } : json();
+    if (config.vsock)
+        put_transport(out["vsock"], config.vsock->transport);
     out["serial"] = console_mode_to_json(config.serial, runtime.serial_pty);
     out["console"] = console_mode_to_json(config.console.mode, runtime.console_pty);
+    put_transport(out["console"], config.console.transport);
     return out;
 }
 

@@ -37,14 +37,14 @@ ParseResult<Config> checked(JsonObject const& object, Config config, machine::De
     return config;
 }
 
+} // namespace
+
 void put_transport(json& out, machine::VirtioTransport transport)
 {
     // Only when not the default, so that vm.info stays Cloud Hypervisor's shape for pci devices.
     if (transport != machine::VirtioTransport::Pci)
         out["transport"] = std::string(machine::to_string(transport));
 }
-
-} // namespace
 
 ParseResult<machine::DiskConfig> parse_disk(json const& value, std::string where)
 {

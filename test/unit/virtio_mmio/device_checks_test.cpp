@@ -150,10 +150,11 @@ TEST_CASE("device checks: more mmio devices than the window has slots are refuse
     CHECK(cli::convert_device_options(raw));
 }
 
-TEST_CASE("device checks: vm.info shows transport mmio for disks and nets and vm.create takes it back", "[unit][virtio_mmio]")
+TEST_CASE("device checks: vm.info shows transport mmio and vm.create takes it back", "[unit][virtio_mmio]")
 {
     auto config = api::vm_config_from_body(R"({"payload":{"kernel":"/k"},"disks":[{"path":"/a","transport":"mmio"},{"path":"/b"}],)"
-                                           R"("net":[{"tap":"t0","transport":"mmio"}]})");
+                                           R"("net":[{"tap":"t0","transport":"mmio"}],"rng":{"transport":"mmio"},)"
+                                           R"("vsock":{"cid":3,"socket":"/s","transport":"mmio"},"console":{"mode":"Pty","transport":"mmio"}})");
     REQUIRE(config);
     auto written = api::vm_config_to_json(*config);
     CHECK(written["disks"][0]["transport"] == "mmio");
@@ -165,4 +166,7 @@ TEST_CASE("device checks: vm.info shows transport mmio for disks and nets and vm
     CHECK(again->disks[0].transport == machine::VirtioTransport::Mmio);
     CHECK(again->disks[1].transport == machine::VirtioTransport::Pci);
     CHECK(again->nets[0].transport == machine::VirtioTransport::Mmio);
+    CHECK(again->rng->transport == machine::VirtioTransport::Mmio);
+    CHECK(again->vsock->transport == machine::VirtioTransport::Mmio);
+    CHECK(again->console.transport == machine::VirtioTransport::Mmio);
 }
