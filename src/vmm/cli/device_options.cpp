@@ -249,17 +249,17 @@ std::expected<machine::ConsoleConfig, DeviceOptionError> parse_console_option(st
 
 void add_device_options(CLI::App& app, RawDeviceOptions& raw)
 {
-    app.add_option("--disk", raw.disks, "virtio-blk disk: path=IMG[,readonly=on][,direct=on][,id=ID] (repeatable)")
+    app.add_option("--disk", raw.disks, "virtio-blk disk: path=IMG[,readonly=on][,direct=on][,id=ID][,transport=pci|mmio] (repeatable)")
         ->type_name("SPEC");
-    app.add_option("--net", raw.nets, "virtio-net on a tap: tap=NAME[,mac=MAC][,ip=IP,mask=MASK][,id=ID] (repeatable)")
+    app.add_option("--net", raw.nets, "virtio-net on a tap: tap=NAME[,mac=MAC][,ip=IP,mask=MASK][,id=ID][,transport=pci|mmio] (repeatable)")
         ->type_name("SPEC");
-    app.add_option("--vsock", raw.vsock, "virtio-vsock: cid=N,socket=PATH")->type_name("SPEC")->expected(1);
-    app.add_option("--rng", raw.rng, "virtio-rng from getrandom(); optional src=/dev/urandom")
+    app.add_option("--vsock", raw.vsock, "virtio-vsock: cid=N,socket=PATH[,transport=pci|mmio]")->type_name("SPEC")->expected(1);
+    app.add_option("--rng", raw.rng, "virtio-rng from getrandom(); optional src=/dev/urandom,transport=pci|mmio")
         ->type_name("[SPEC]")
         ->expected(0, 1)
         ->each([&raw](std::string const&) { raw.rng_given = true; })
         ->trigger_on_parse();
-    app.add_option("--console", raw.console, "virtio-console port 0: off|pty|tty|file=PATH|socket=PATH (default off)")
+    app.add_option("--console", raw.console, "virtio-console port 0: off|pty|tty|file=PATH|socket=PATH[,transport=pci|mmio] (default off)")
         ->type_name("SPEC")
         ->expected(1);
 }
