@@ -135,6 +135,7 @@ int virtio_console_run(void);
 int virtio_rng_run(uint64_t bytes);
 int virtio_net_run(void);
 int virtio_vsock_run(void);
+int virtio_vsock_bench_run(uint64_t rounds); /* 1..10000 ping-pong rounds, then the bulk transfer */
 uint64_t virtio_seed(void); /* testos.seed=, default 1 */
 
 #endif

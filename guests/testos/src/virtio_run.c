@@ -58,6 +58,8 @@ void virtio_workload(char const *run)
         system_exit(virtio_net_run());
     } else if (workload_is(run, "virtio-vsock", 0, NULL)) {
         system_exit(virtio_vsock_run());
+    } else if (n = 1000, workload_is(run, "virtio-vsock-bench", 10000, &n)) {
+        system_exit(virtio_vsock_bench_run(n));
     }
     kprintf("testos: unknown workload testos.run=%s\n", run);
     system_exit(TESTOS_EXIT_USAGE);

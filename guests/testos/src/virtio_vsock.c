@@ -4,43 +4,9 @@
  * back (an echo server on the host), shut down. Flow control per 5.10.6.3: our buf_alloc and
  * fwd_cnt go in every header, and we send only within the peer's advertised credit, asking for
  * an update when it is short. Under QEMU (no vhost-vsock without /dev/vhost-vsock) the tests
- * run it against their own vhost-user back end (test/qemu/testos_virtio/vhost_user_vsock.h). */
-#include "virtio.h"
-
-#define VSOCK_HOST_CID 2
-#define VSOCK_TYPE_STREAM 1
-#define OP_REQUEST 1
-#define OP_RESPONSE 2
-#define OP_RST 3
-#define OP_SHUTDOWN 4
-#define OP_RW 5
-#define OP_CREDIT_UPDATE 6
-#define OP_CREDIT_REQUEST 7
-#define SHUTDOWN_BOTH 3
-#define LOCAL_PORT 49152u
-#define RX_BUFFERS 8u
-#define RX_PAYLOAD 4096u
-#define TIMEOUT_NS (10ull * 1000 * 1000 * 1000)
-
-struct vsock_header {
-    uint64_t src_cid, dst_cid;
-    uint32_t src_port, dst_port, len;
-    uint16_t type, op;
-    uint32_t flags, buf_alloc, fwd_cnt;
-} __attribute__((packed));
-
-#define RX_BUFFER_SIZE (sizeof(struct vsock_header) + RX_PAYLOAD)
-
-struct vsock {
-    struct virtio_device *device;
-    struct virtq rx, tx, event;
-    uint8_t *rx_buffers, *tx_buffer, *events;
-    uint64_t guest_cid;
-    uint32_t port, peer_buf_alloc, peer_fwd_cnt, tx_cnt, fwd_cnt;
-    char received[128];
-    uint32_t received_length;
-    bool connected, reset;
-};
+ * run it against their own vhost-user back end (test/qemu/testos_virtio/vhost_user_vsock.h).
+ * The connection code is shared with the benchmark (virtio_vsock.h, virtio_vsock_bench.c). */
+#include "virtio_vsock.h"
 
 static bool post_rx(struct vsock *v, uint32_t index)
 {
@@ -48,11 +14,12 @@ static bool post_rx(struct vsock *v, uint32_t index)
     return virtq_add(&v->rx, &buffer, 1) >= 0;
 }
 
-static bool send_packet(struct vsock *v, uint16_t op, uint32_t flags, void const *data, uint32_t length)
+bool send_packet(struct vsock *v, uint16_t op, uint32_t flags, void const *data, uint32_t length)
 {
     struct vsock_header *h = (struct vsock_header *)v->tx_buffer;
     *h = (struct vsock_header){ .src_cid = v->guest_cid, .dst_cid = VSOCK_HOST_CID, .src_port = LOCAL_PORT, .dst_port = v->port,
-        .len = length, .type = VSOCK_TYPE_STREAM, .op = op, .flags = flags, .buf_alloc = RX_BUFFERS * RX_PAYLOAD, .fwd_cnt = v->fwd_cnt };
+        .len = length, .type = VSOCK_TYPE_STREAM, .op = op, .flags = flags, .buf_alloc = VSOCK_BUF_ALLOC, .fwd_cnt = v->fwd_cnt };
+    v->fwd_cnt_sent = v->fwd_cnt;
     if (length)
         memcpy(v->tx_buffer + sizeof(*h), data, length);
     struct vbuf buffer = { v->tx_buffer, (uint32_t)sizeof(*h) + length, false };
@@ -81,39 +48,49 @@ static void handle(struct vsock *v, struct vsock_header const *h, uint32_t lengt
         for (uint32_t i = 0; i < n && v->received_length < sizeof(v->received); i++)
             v->received[v->received_length++] = ((char const *)(h + 1))[i];
         v->fwd_cnt += n; /* consumed at once */
+        v->received_total += n;
+        /* 5.10.6.3: tell the peer about freed space before it runs out of credit, in case we
+         * are not sending anything that would carry fwd_cnt (the benchmark's bulk tail). */
+        if (v->fwd_cnt - v->fwd_cnt_sent >= VSOCK_BUF_ALLOC / 2)
+            send_packet(v, OP_CREDIT_UPDATE, 0, NULL, 0);
         break;
     }
     default: break;
     }
 }
 
-/* Polls the receive queue until done(v) or the timeout. */
-static bool poll_until(struct vsock *v, bool (*done)(struct vsock const *v))
+bool vsock_poll_once(struct vsock *v)
+{
+    uint32_t length;
+    int head = virtq_get(&v->rx, &length);
+    if (head < 0)
+        return false;
+    uint8_t *buffer = (uint8_t *)(uintptr_t)v->rx.desc[head].addr;
+    uint32_t index = (uint32_t)((buffer - v->rx_buffers) / RX_BUFFER_SIZE);
+    handle(v, (struct vsock_header const *)buffer, length <= RX_BUFFER_SIZE ? length : 0);
+    if (index < RX_BUFFERS)
+        post_rx(v, index);
+    virtq_kick(&v->rx);
+    return true;
+}
+
+bool poll_until(struct vsock *v, bool (*done)(struct vsock const *v))
 {
     uint64_t deadline = time_ns() + TIMEOUT_NS;
     while (!done(v) && !v->reset && time_ns() < deadline) {
-        uint32_t length;
-        int head = virtq_get(&v->rx, &length);
-        if (head < 0) {
+        if (!vsock_poll_once(v))
             cpu_relax();
-            continue;
-        }
-        uint8_t *buffer = (uint8_t *)(uintptr_t)v->rx.desc[head].addr;
-        uint32_t index = (uint32_t)((buffer - v->rx_buffers) / RX_BUFFER_SIZE);
-        handle(v, (struct vsock_header const *)buffer, length <= RX_BUFFER_SIZE ? length : 0);
-        if (index < RX_BUFFERS)
-            post_rx(v, index);
-        virtq_kick(&v->rx);
     }
     return done(v);
 }
 
-static bool is_connected(struct vsock const *v) { return v->connected; }
-static bool has_credit(struct vsock const *v) { return v->peer_buf_alloc - (v->tx_cnt - v->peer_fwd_cnt) >= 64; }
+bool is_connected(struct vsock const *v) { return v->connected; }
+bool has_credit(struct vsock const *v) { return vsock_credit(v) >= 64; }
+uint32_t vsock_credit(struct vsock const *v) { return v->peer_buf_alloc - (v->tx_cnt - v->peer_fwd_cnt); }
 static uint32_t s_expected;
 static bool echo_complete(struct vsock const *v) { return v->received_length >= s_expected; }
 
-static bool vsock_open(struct vsock *v)
+bool vsock_open(struct vsock *v)
 {
     v->device = virtio_find(VIRTIO_ID_VSOCK);
     if (!v->device) {
@@ -145,6 +122,15 @@ static bool vsock_open(struct vsock *v)
     return true;
 }
 
+char const *vsock_connect(struct vsock *v)
+{
+    if (!send_packet(v, OP_REQUEST, 0, NULL, 0) || !poll_until(v, is_connected))
+        return v->reset ? "connection refused (RST)" : "no RESPONSE to our REQUEST";
+    if (!has_credit(v) && (!send_packet(v, OP_CREDIT_REQUEST, 0, NULL, 0) || !poll_until(v, has_credit)))
+        return "the peer gives no credit";
+    return NULL;
+}
+
 static int finish(struct vsock *v, bool ok, char const *why)
 {
     kprintf("virtio-vsock: %s\n", why);
@@ -165,10 +151,9 @@ int virtio_vsock_run(void)
     if (!vsock_open(&v))
         return TESTOS_EXIT_FAILURE;
     kprintf("virtio-vsock: %s: guest CID %lu, connecting to CID 2 port %u\n", v.device->where, v.guest_cid, v.port);
-    if (!send_packet(&v, OP_REQUEST, 0, NULL, 0) || !poll_until(&v, is_connected))
-        return finish(&v, false, v.reset ? "connection refused (RST)" : "no RESPONSE to our REQUEST");
-    if (!has_credit(&v) && (!send_packet(&v, OP_CREDIT_REQUEST, 0, NULL, 0) || !poll_until(&v, has_credit)))
-        return finish(&v, false, "the peer gives no credit");
+    char const *refused = vsock_connect(&v);
+    if (refused)
+        return finish(&v, false, refused);
     char line[64];
     memcpy(line, "testos vsock echo ", 18);
     uint32_t length = 18;

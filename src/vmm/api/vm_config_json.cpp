@@ -153,7 +153,8 @@ ParseResult<machine::VmConfig> parse_top(json const& body)
     if (auto const* serial = top.field("serial"))
         config.serial = TRY_PARSE(parse_console_mode(*serial, "serial"));
     if (auto const* console = top.field("console"))
-        config.console.mode = TRY_PARSE(parse_console_mode(*console, "console"));
+        config.console = TRY_PARSE(parse_console(*console));
+    TRY_PARSE_VOID(check_devices(config));
     TRY_PARSE_VOID(check_debug_console(top));
     auto const none = json::array();
     TRY_PARSE_VOID(top.finish({
@@ -200,9 +201,14 @@ json vm_config_to_json(machine::VmConfig const& config, RuntimeDetails const& ru
     for (auto const& net : config.nets)
         out["net"].push_back(net_to_json(net));
     out["rng"] = config.rng ? json { { "src", config.rng->source } } : json();
+    if (config.rng)
+        put_transport(out["rng"], config.rng->transport);
     out["vsock"] = config.vsock ? json { { "cid", config.vsock->cid }, { "socket", config.vsock->socket } } : json();
+    if (config.vsock)
+        put_transport(out["vsock"], config.vsock->transport);
     out["serial"] = console_mode_to_json(config.serial, runtime.serial_pty);
     out["console"] = console_mode_to_json(config.console.mode, runtime.console_pty);
+    put_transport(out["console"], config.console.transport);
     return out;
 }
 

@@ -6,10 +6,9 @@
 
 #include "common/hex.h"
 #include "vmm/chardev/char_backend.h"
+#include "vmm/machine/device_checks.h"
 
-#include <arpa/inet.h>
 #include <fmt/format.h>
-#include <net/if.h>
 
 namespace monarch::vmm::api {
 
@@ -17,16 +16,35 @@ using nlohmann::json;
 
 namespace {
 
-// virtio spec, "Device ID" of virtio-blk: VIRTIO_BLK_ID_BYTES is 20.
-constexpr size_t MAX_DISK_ID = 20;
-
-bool valid_ip(std::string const& text)
+// Monarch's own key, absent from Cloud Hypervisor's schema: absent means pci.
+ParseResult<machine::VirtioTransport> transport_field(JsonObject& object)
 {
-    unsigned char buffer[16];
-    return ::inet_pton(AF_INET, text.c_str(), buffer) == 1 || ::inet_pton(AF_INET6, text.c_str(), buffer) == 1;
+    auto text = TRY_PARSE(object.string_field("transport"));
+    if (!text)
+        return machine::VirtioTransport::Pci;
+    auto transport = machine::parse_virtio_transport(*text);
+    if (!transport)
+        return std::unexpected(fmt::format("{}: {}", object.name("transport"), machine::bad_transport(*text).message));
+    return *transport;
+}
+
+// The shared checks' problem, named as this object's field ("net[0].mac: ...").
+template<typename Config>
+ParseResult<Config> checked(JsonObject const& object, Config config, machine::DeviceCheck (*check)(Config const&))
+{
+    if (auto problem = check(config))
+        return std::unexpected(fmt::format("{}: {}", object.name(problem->key), problem->message));
+    return config;
 }
 
 } // namespace
+
+void put_transport(json& out, machine::VirtioTransport transport)
+{
+    // Only when not the default, so that vm.info stays Cloud Hypervisor's shape for pci devices.
+    if (transport != machine::VirtioTransport::Pci)
+        out["transport"] = std::string(machine::to_string(transport));
+}
 
 ParseResult<machine::DiskConfig> parse_disk(json const& value, std::string where)
 {
@@ -39,14 +57,13 @@ ParseResult<machine::DiskConfig> parse_disk(json const& value, std::string where
     disk.readonly = TRY_PARSE(object.bool_field("readonly")).value_or(false);
     disk.direct = TRY_PARSE(object.bool_field("direct")).value_or(false);
     disk.id = TRY_PARSE(object.string_field("id"));
-    if (disk.id && disk.id->size() > MAX_DISK_ID)
-        return std::unexpected(fmt::format("{}: longer than {} bytes", object.name("id"), MAX_DISK_ID));
+    disk.transport = TRY_PARSE(transport_field(object));
     TRY_PARSE_VOID(object.finish({
         { "iommu", false }, { "num_queues", 1 }, { "queue_size", 128 }, { "vhost_user", false }, { "vhost_socket", nullptr },
         { "pci_segment", 0 }, { "queue_affinity", json::array() }, { "backing_files", false }, { "sparse", true },
         { "image_type", "Raw" }, { "lock_granularity", "ByteRange" }, { "poll_queue", true },
         { "disable_io_uring", false }, { "disable_aio", false } }));
-    return disk;
+    return checked(object, std::move(disk), &machine::check_disk);
 }
 
 ParseResult<machine::NetConfig> parse_net(json const& value, std::string where)
@@ -54,25 +71,20 @@ ParseResult<machine::NetConfig> parse_net(json const& value, std::string where)
     auto object = TRY_PARSE(JsonObject::from(value, where));
     machine::NetConfig net;
     net.tap = TRY_PARSE(object.string_field("tap")).value_or("");
-    if (net.tap.size() >= IFNAMSIZ)
-        return std::unexpected(fmt::format("{}: '{}' is longer than {} bytes", object.name("tap"), net.tap, IFNAMSIZ - 1));
     if (auto mac = TRY_PARSE(object.string_field("mac"))) {
         net.mac = parse_mac(*mac);
         if (!net.mac)
             return std::unexpected(fmt::format("{}: '{}' is not a MAC address (xx:xx:xx:xx:xx:xx)", object.name("mac"), *mac));
     }
     net.host_ip = TRY_PARSE(object.string_field("ip"));
-    if (net.host_ip && !valid_ip(*net.host_ip))
-        return std::unexpected(fmt::format("{}: '{}' is not an IP address", object.name("ip"), *net.host_ip));
     net.netmask = TRY_PARSE(object.string_field("mask"));
-    if (net.netmask && !valid_ip(*net.netmask))
-        return std::unexpected(fmt::format("{}: '{}' is not a netmask", object.name("mask"), *net.netmask));
     net.id = TRY_PARSE(object.string_field("id"));
+    net.transport = TRY_PARSE(transport_field(object));
     TRY_PARSE_VOID(object.finish({
         { "iommu", false }, { "num_queues", 2 }, { "queue_size", 256 }, { "vhost_user", false }, { "vhost_socket", nullptr },
         { "vhost_mode", "Client" }, { "pci_segment", 0 }, { "offload_tso", true }, { "offload_ufo", true },
         { "offload_csum", true }, { "fds", json::array() } }));
-    return net;
+    return checked(object, std::move(net), &machine::check_net);
 }
 
 ParseResult<machine::RngConfig> parse_rng(json const& value)
@@ -80,11 +92,9 @@ ParseResult<machine::RngConfig> parse_rng(json const& value)
     auto object = TRY_PARSE(JsonObject::from(value, "rng"));
     machine::RngConfig rng;
     rng.source = TRY_PARSE(object.string_field("src")).value_or("/dev/urandom");
-    // The device reads getrandom(); these two sources mean just that.
-    if (rng.source != "/dev/urandom" && rng.source != "/dev/random")
-        return std::unexpected(fmt::format("rng.src: '{}' is not supported (only /dev/urandom or /dev/random)", rng.source));
+    rng.transport = TRY_PARSE(transport_field(object));
     TRY_PARSE_VOID(object.finish({ { "iommu", false }, { "pci_segment", 0 } }));
-    return rng;
+    return checked(object, std::move(rng), &machine::check_rng);
 }
 
 ParseResult<machine::VsockConfig> parse_vsock(json const& value)
@@ -93,21 +103,20 @@ ParseResult<machine::VsockConfig> parse_vsock(json const& value)
     machine::VsockConfig vsock;
     // virtio spec, "Device configuration layout" of vsock: CIDs 0-2 are reserved, and the
     // upper 32 bits of guest_cid are reserved too; 0xffffffff is VMADDR_CID_ANY.
-    auto cid = TRY_PARSE(object.unsigned_field("cid", 0xfffffffeULL));
-    if (!cid || *cid < 3)
-        return std::unexpected(std::string("vsock.cid: required, 3 or more"));
+    auto cid = TRY_PARSE(object.unsigned_field("cid", UINT64_MAX));
+    if (!cid)
+        return std::unexpected(fmt::format("{}: required, 3 or more", object.name("cid")));
     vsock.cid = *cid;
-    auto socket = TRY_PARSE(object.string_field("socket"));
-    if (!socket || socket->empty())
-        return std::unexpected(std::string("vsock.socket: required (a Unix socket path)"));
-    vsock.socket = *socket;
+    vsock.socket = TRY_PARSE(object.string_field("socket")).value_or("");
+    vsock.transport = TRY_PARSE(transport_field(object));
     TRY_PARSE_VOID(object.finish({ { "iommu", false }, { "pci_segment", 0 } }));
-    return vsock;
+    return checked(object, std::move(vsock), &machine::check_vsock);
 }
 
-ParseResult<std::string> parse_console_mode(json const& value, std::string where)
+namespace {
+
+ParseResult<std::string> console_mode(JsonObject& object)
 {
-    auto object = TRY_PARSE(JsonObject::from(value, where));
     auto mode = TRY_PARSE(object.string_field("mode"));
     auto file = TRY_PARSE(object.string_field("file"));
     auto socket = TRY_PARSE(object.string_field("socket"));
@@ -134,10 +143,35 @@ ParseResult<std::string> parse_console_mode(json const& value, std::string where
     return std::unexpected(fmt::format("{}: '{}' is not one of Off, Pty, Tty, File, Socket, Null", object.name("mode"), *mode));
 }
 
+} // namespace
+
+ParseResult<std::string> parse_console_mode(json const& value, std::string where)
+{
+    auto object = TRY_PARSE(JsonObject::from(value, where));
+    return console_mode(object);
+}
+
+ParseResult<machine::ConsoleConfig> parse_console(json const& value)
+{
+    auto object = TRY_PARSE(JsonObject::from(value, "console"));
+    machine::ConsoleConfig console;
+    console.transport = TRY_PARSE(transport_field(object));
+    console.mode = TRY_PARSE(console_mode(object));
+    return console;
+}
+
+ParseResult<void> check_devices(machine::VmConfig const& config)
+{
+    if (auto problem = machine::check_virtio_transports(config))
+        return std::unexpected(fmt::format("{}: {}", problem->key, problem->message));
+    return {};
+}
+
 json disk_to_json(machine::DiskConfig const& disk)
 {
     json out = { { "path", disk.path }, { "readonly", disk.readonly }, { "direct", disk.direct } };
     out["id"] = disk.id ? json(*disk.id) : json();
+    put_transport(out, disk.transport);
     return out;
 }
 
@@ -148,6 +182,7 @@ json net_to_json(machine::NetConfig const& net)
     out["ip"] = net.host_ip ? json(*net.host_ip) : json();
     out["mask"] = net.netmask ? json(*net.netmask) : json();
     out["id"] = net.id ? json(*net.id) : json();
+    put_transport(out, net.transport);
     return out;
 }
 

@@ -18,6 +18,12 @@ namespace monarch::vmm::api {
 [[nodiscard]] ParseResult<machine::VsockConfig> parse_vsock(nlohmann::json const&);
 // CH's SerialConfig/ConsoleConfig ({"mode": "Pty"...}) to our serial spec ("pty").
 [[nodiscard]] ParseResult<std::string> parse_console_mode(nlohmann::json const&, std::string where);
+// The virtio console: its mode (as parse_console_mode) and Monarch's "transport".
+[[nodiscard]] ParseResult<machine::ConsoleConfig> parse_console(nlohmann::json const&);
+// Adds "transport" to a device object for vm.info when it is not the default (pci).
+void put_transport(nlohmann::json& out, machine::VirtioTransport transport);
+// What no single entry can check: more transport "mmio" devices than the window has slots.
+[[nodiscard]] ParseResult<void> check_devices(machine::VmConfig const&);
 
 [[nodiscard]] nlohmann::json disk_to_json(machine::DiskConfig const&);
 [[nodiscard]] nlohmann::json net_to_json(machine::NetConfig const&);

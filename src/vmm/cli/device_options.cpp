@@ -3,17 +3,25 @@
 // key=value lists) and their registration on the CLI11 app.
 #include "vmm/cli/device_options.h"
 
+#include "vmm/machine/device_checks.h"
+
 #include <CLI/CLI.hpp>
-#include <arpa/inet.h>
 #include <charconv>
 #include <fmt/format.h>
-#include <net/if.h>
 #include <span>
 
 namespace monarch::vmm::cli {
 namespace {
 
 using Unexpected = std::unexpected<DeviceOptionError>;
+
+// TRY for std::expected<T, DeviceOptionError>: the value, or return its error.
+#define TRY_OPTION(expr) __extension__({              \
+        auto try_option_ = (expr);                    \
+        if (!try_option_)                             \
+            return Unexpected(try_option_.error());   \
+        std::move(try_option_).value();               \
+    })
 
 struct KeyValue {
     std::string_view key;
@@ -85,41 +93,31 @@ std::expected<machine::MacAddress, DeviceOptionError> parse_mac(std::string_view
             return bad("expected six hex bytes separated by ':', e.g. 52:54:00:12:34:56");
         mac[i] = *byte;
     }
-    // IEEE 802: the least significant bit of the first octet marks a group address.
-    if (mac[0] & 1)
-        return bad("a multicast address cannot be a NIC's address");
-    if (mac == machine::MacAddress {})
-        return bad("all zeros");
     return mac;
 }
 
-// What the kernel's dev_valid_name() accepts.
-bool valid_interface_name(std::string_view name)
+std::expected<machine::VirtioTransport, DeviceOptionError> parse_transport(std::string_view option, KeyValue const& pair)
 {
-    if (name.empty() || name.size() >= IFNAMSIZ || name == "." || name == "..")
-        return false;
-    return name.find_first_of("/: \t\n") == std::string_view::npos;
+    auto transport = machine::parse_virtio_transport(pair.value);
+    if (!transport)
+        return Unexpected(fmt::format("{}: transport: {}", option, machine::bad_transport(pair.value).message));
+    return *transport;
 }
 
-std::expected<std::string, DeviceOptionError> parse_ipv4(std::string_view option, KeyValue const& pair)
+// The checks the API applies too (machine/device_checks.h), in this option's words.
+template<typename Config>
+std::expected<Config, DeviceOptionError> checked(std::string_view option, Config config, machine::DeviceCheck (*check)(Config const&))
 {
-    std::string text(pair.value);
-    in_addr address {};
-    if (inet_pton(AF_INET, text.c_str(), &address) != 1)
-        return Unexpected(fmt::format("{}: {}: '{}' is not an IPv4 address", option, pair.key, pair.value));
-    return text;
+    if (auto problem = check(config))
+        return Unexpected(fmt::format("{}: {}: {}", option, problem->key, problem->message));
+    return config;
 }
 
-constexpr std::string_view DISK_KEYS[] = { "path", "readonly", "direct", "id" };
-constexpr std::string_view NET_KEYS[] = { "tap", "mac", "ip", "mask", "id" };
-constexpr std::string_view VSOCK_KEYS[] = { "cid", "socket" };
-constexpr std::string_view RNG_KEYS[] = { "src" };
-
-// virtio 1.2 section 5.2.6: VIRTIO_BLK_T_GET_ID answers with at most 20 bytes.
-constexpr size_t DISK_ID_MAX = 20;
-// virtio 1.2 section 5.10.4: CIDs 0-2 are reserved, and 0xffffffff is VMADDR_CID_ANY.
-constexpr uint64_t VSOCK_CID_MIN = 3;
-constexpr uint64_t VSOCK_CID_MAX = 0xfffffffe;
+constexpr std::string_view DISK_KEYS[] = { "path", "readonly", "direct", "id", "transport" };
+constexpr std::string_view NET_KEYS[] = { "tap", "mac", "ip", "mask", "id", "transport" };
+constexpr std::string_view VSOCK_KEYS[] = { "cid", "socket", "transport" };
+constexpr std::string_view RNG_KEYS[] = { "src", "transport" };
+constexpr std::string_view CONSOLE_KEYS[] = { "transport" };
 
 } // namespace
 
@@ -139,14 +137,14 @@ std::expected<machine::DiskConfig, DeviceOptionError> parse_disk_option(std::str
                 return Unexpected(toggle.error());
             (pair.key == "readonly" ? disk.readonly : disk.direct) = *toggle;
         } else if (pair.key == "id") {
-            if (pair.value.size() > DISK_ID_MAX)
-                return Unexpected(fmt::format("{}: id: '{}' is longer than {} bytes", option, pair.value, DISK_ID_MAX));
             disk.id = std::string(pair.value);
+        } else if (pair.key == "transport") {
+            disk.transport = TRY_OPTION(parse_transport(option, pair));
         }
     }
     if (disk.path.empty())
         return Unexpected(fmt::format("{}: '{}': missing path=IMAGE (the raw disk image)", option, text));
-    return disk;
+    return checked(option, std::move(disk), &machine::check_disk);
 }
 
 std::expected<machine::NetConfig, DeviceOptionError> parse_net_option(std::string_view text)
@@ -158,25 +156,18 @@ std::expected<machine::NetConfig, DeviceOptionError> parse_net_option(std::strin
     machine::NetConfig net;
     for (auto const& pair : *pairs) {
         if (pair.key == "tap") {
-            if (!valid_interface_name(pair.value))
-                return Unexpected(fmt::format("{}: tap: '{}' is not an interface name (1-{} characters, no '/', ':' or spaces)",
-                    option, pair.value, IFNAMSIZ - 1));
             net.tap = pair.value;
         } else if (pair.key == "mac") {
-            auto mac = parse_mac(option, pair);
-            if (!mac)
-                return Unexpected(mac.error());
-            net.mac = *mac;
+            net.mac = TRY_OPTION(parse_mac(option, pair));
         } else if (pair.key == "ip" || pair.key == "mask") {
-            auto address = parse_ipv4(option, pair);
-            if (!address)
-                return Unexpected(address.error());
-            (pair.key == "ip" ? net.host_ip : net.netmask) = *address;
+            (pair.key == "ip" ? net.host_ip : net.netmask) = std::string(pair.value);
         } else if (pair.key == "id") {
             net.id = std::string(pair.value);
+        } else if (pair.key == "transport") {
+            net.transport = TRY_OPTION(parse_transport(option, pair));
         }
     }
-    return net;
+    return checked(option, std::move(net), &machine::check_net);
 }
 
 std::expected<machine::VsockConfig, DeviceOptionError> parse_vsock_option(std::string_view text)
@@ -192,19 +183,18 @@ std::expected<machine::VsockConfig, DeviceOptionError> parse_vsock_option(std::s
             auto [end, error] = std::from_chars(pair.value.data(), pair.value.data() + pair.value.size(), vsock.cid);
             if (error != std::errc {} || end != pair.value.data() + pair.value.size())
                 return Unexpected(fmt::format("{}: cid: '{}' is not a number", option, pair.value));
-            if (vsock.cid < VSOCK_CID_MIN || vsock.cid > VSOCK_CID_MAX)
-                return Unexpected(fmt::format("{}: cid: '{}' is out of range ({} to {}; 0-2 are reserved)", option,
-                    pair.value, VSOCK_CID_MIN, VSOCK_CID_MAX));
             have_cid = true;
         } else if (pair.key == "socket") {
             vsock.socket = pair.value;
+        } else if (pair.key == "transport") {
+            vsock.transport = TRY_OPTION(parse_transport(option, pair));
         }
     }
     if (!have_cid)
         return Unexpected(fmt::format("{}: '{}': missing cid=N (the guest's context ID, 3 or more)", option, text));
     if (vsock.socket.empty())
         return Unexpected(fmt::format("{}: '{}': missing socket=PATH (the host's Unix socket)", option, text));
-    return vsock;
+    return checked(option, std::move(vsock), &machine::check_vsock);
 }
 
 std::expected<machine::RngConfig, DeviceOptionError> parse_rng_option(std::string_view text)
@@ -216,18 +206,27 @@ std::expected<machine::RngConfig, DeviceOptionError> parse_rng_option(std::strin
     auto pairs = split_pairs(option, text, RNG_KEYS);
     if (!pairs)
         return Unexpected(pairs.error());
-    auto const& source = pairs->front().value;
-    if (source != "/dev/urandom" && source != "/dev/random")
-        return Unexpected(fmt::format("{}: src: '{}' is not /dev/urandom or /dev/random (the device reads getrandom())",
-            option, source));
-    rng.source = source;
-    return rng;
+    for (auto const& pair : *pairs) {
+        if (pair.key == "src")
+            rng.source = pair.value;
+        else if (pair.key == "transport")
+            rng.transport = TRY_OPTION(parse_transport(option, pair));
+    }
+    return checked(option, std::move(rng), &machine::check_rng);
 }
 
 std::expected<machine::ConsoleConfig, DeviceOptionError> parse_console_option(std::string_view text)
 {
     constexpr std::string_view option = "--console";
     machine::ConsoleConfig console;
+    // MODE[,transport=pci|mmio]: Cloud Hypervisor's extra keys follow the mode after a comma.
+    if (auto comma = text.find(','); comma != std::string_view::npos) {
+        auto pairs = split_pairs(option, text.substr(comma + 1), CONSOLE_KEYS);
+        if (!pairs)
+            return Unexpected(pairs.error());
+        console.transport = TRY_OPTION(parse_transport(option, pairs->front()));
+        text = text.substr(0, comma);
+    }
     if (text == "off" || text == "null") {
         console.mode = "off";
     } else if (text == "pty") {
@@ -250,17 +249,17 @@ std::expected<machine::ConsoleConfig, DeviceOptionError> parse_console_option(st
 
 void add_device_options(CLI::App& app, RawDeviceOptions& raw)
 {
-    app.add_option("--disk", raw.disks, "virtio-blk disk: path=IMG[,readonly=on][,direct=on][,id=ID] (repeatable)")
+    app.add_option("--disk", raw.disks, "virtio-blk disk: path=IMG[,readonly=on][,direct=on][,id=ID][,transport=pci|mmio] (repeatable)")
         ->type_name("SPEC");
-    app.add_option("--net", raw.nets, "virtio-net on a tap: tap=NAME[,mac=MAC][,ip=IP,mask=MASK][,id=ID] (repeatable)")
+    app.add_option("--net", raw.nets, "virtio-net on a tap: tap=NAME[,mac=MAC][,ip=IP,mask=MASK][,id=ID][,transport=pci|mmio] (repeatable)")
         ->type_name("SPEC");
-    app.add_option("--vsock", raw.vsock, "virtio-vsock: cid=N,socket=PATH")->type_name("SPEC")->expected(1);
-    app.add_option("--rng", raw.rng, "virtio-rng from getrandom(); optional src=/dev/urandom")
+    app.add_option("--vsock", raw.vsock, "virtio-vsock: cid=N,socket=PATH[,transport=pci|mmio]")->type_name("SPEC")->expected(1);
+    app.add_option("--rng", raw.rng, "virtio-rng from getrandom(); optional src=/dev/urandom,transport=pci|mmio")
         ->type_name("[SPEC]")
         ->expected(0, 1)
         ->each([&raw](std::string const&) { raw.rng_given = true; })
         ->trigger_on_parse();
-    app.add_option("--console", raw.console, "virtio-console port 0: off|pty|tty|file=PATH|socket=PATH (default off)")
+    app.add_option("--console", raw.console, "virtio-console port 0: off|pty|tty|file=PATH|socket=PATH[,transport=pci|mmio] (default off)")
         ->type_name("SPEC")
         ->expected(1);
 }
@@ -298,6 +297,10 @@ std::expected<DeviceOptions, DeviceOptionError> convert_device_options(RawDevice
             return Unexpected(console.error());
         options.console = *console;
     }
+    machine::VmConfig config;
+    apply_device_options(options, config);
+    if (auto problem = machine::check_virtio_transports(config))
+        return Unexpected(fmt::format("--disk/--net/--rng/--vsock/--console: {}: {}", problem->key, problem->message));
     return options;
 }
 

@@ -32,7 +32,7 @@ using DeviceOptionError = std::string;
 // "" or src=PATH; PATH must be /dev/urandom or /dev/random (the device uses getrandom()).
 [[nodiscard]] std::expected<machine::RngConfig, DeviceOptionError> parse_rng_option(std::string_view text);
 // off|null|pty|tty|stdio|file=PATH|socket=PATH (also file:PATH and socket:PATH, as --serial
-// spells them); the result's mode is in the SerialSpec syntax.
+// spells them), then optionally ",transport=pci|mmio"; the result's mode is in the SerialSpec syntax.
 [[nodiscard]] std::expected<machine::ConsoleConfig, DeviceOptionError> parse_console_option(std::string_view text);
 
 // The parsed device options, in the form VmConfig holds them.
@@ -57,7 +57,8 @@ struct RawDeviceOptions {
 // Registers --disk, --net (both repeatable, also several values after one flag), --vsock,
 // --rng and --console on app; they fill raw.
 void add_device_options(CLI::App& app, RawDeviceOptions& raw);
-// Parses what add_device_options collected.
+// Parses what add_device_options collected; also refuses more transport=mmio devices than the
+// virtio-mmio window has slots.
 [[nodiscard]] std::expected<DeviceOptions, DeviceOptionError> convert_device_options(RawDeviceOptions const& raw);
 // Copies the device entries into a VmConfig.
 void apply_device_options(DeviceOptions const& options, machine::VmConfig& config);

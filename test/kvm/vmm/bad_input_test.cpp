@@ -194,3 +194,19 @@ TEST_CASE("the virtio console and the serial port cannot both take stdio (usage 
 {
     require_one_error_line(run_vmm({ "--console", "stdio", "--serial", "stdio" }), exit_status::Usage, { "--console stdio", "--serial stdio" });
 }
+
+TEST_CASE("a transport other than pci or mmio is a usage error naming the option", "[unit][vmm][virtio]")
+{
+    require_one_error_line(run_vmm({ "--disk", "path=/d.img,transport=virtio" }), exit_status::Usage, { "--disk", "transport", "'virtio'" });
+    require_one_error_line(run_vmm({ "--console", "pty,transport=isa" }), exit_status::Usage, { "--console", "transport", "'isa'" });
+}
+
+TEST_CASE("more transport=mmio devices than the virtio-mmio window has slots is a usage error", "[unit][vmm][virtio]")
+{
+    std::vector<std::string> args;
+    for (int index = 0; index < 10; ++index) {
+        args.push_back("--disk");
+        args.push_back("path=/d" + std::to_string(index) + ".img,transport=mmio");
+    }
+    require_one_error_line(run_vmm(args), exit_status::Usage, { "transport", "10 devices ask for mmio", "9 slots" });
+}
