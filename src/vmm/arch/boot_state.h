@@ -6,7 +6,7 @@
 
 #include "common/strong_int.h"
 
-#include <linux/kvm.h>
+#include "vmm/kvm/kvm_uapi.h"
 
 #include <cstdint>
 

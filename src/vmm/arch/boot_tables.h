@@ -5,7 +5,7 @@
 
 #include "vmm/memory/guest_memory.h"
 
-#include <linux/kvm.h>
+#include "vmm/kvm/kvm_uapi.h"
 
 #include <array>
 #include <cstdint>

@@ -5,7 +5,7 @@
 
 #include "vmm/arch/topology.h"
 
-#include <linux/kvm.h>
+#include "vmm/kvm/kvm_uapi.h"
 
 #include <cstdint>
 #include <optional>

@@ -2,7 +2,7 @@
 // The MSRs a vCPU gets before its first entry (Firecracker's boot list).
 #pragma once
 
-#include <linux/kvm.h>
+#include "vmm/kvm/kvm_uapi.h"
 
 #include <cstdint>
 #include <span>

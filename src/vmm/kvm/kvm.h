@@ -8,7 +8,7 @@
 #include "vmm/kvm/vm_fd.h"
 
 #include <cstdint>
-#include <linux/kvm.h>
+#include "vmm/kvm/kvm_uapi.h"
 #include <vector>
 
 namespace monarch::vmm::kvm {

@@ -2,7 +2,7 @@
 #include "vmm/kvm/vcpu_exit.h"
 
 #include <algorithm>
-#include <linux/kvm.h>
+#include "vmm/kvm/kvm_uapi.h"
 
 namespace monarch::vmm::kvm {
 namespace {

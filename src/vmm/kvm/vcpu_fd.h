@@ -11,7 +11,7 @@
 #include "common/unique_fd.h"
 #include "vmm/kvm/vcpu_exit.h"
 
-#include <linux/kvm.h>
+#include "vmm/kvm/kvm_uapi.h"
 #include <cstddef>
 #include <span>
 #include <vector>

@@ -4,7 +4,7 @@
 #include "vmm/kvm/ioctl_struct.h"
 
 #include <algorithm>
-#include <linux/kvm.h>
+#include "vmm/kvm/kvm_uapi.h"
 #include <vector>
 #include <sys/ioctl.h>
 

@@ -9,7 +9,7 @@
 #include "vmm/kvm/vcpu_fd.h"
 
 #include <cstdint>
-#include <linux/kvm.h>
+#include "vmm/kvm/kvm_uapi.h"
 #include <optional>
 #include <span>
 #include <vector>

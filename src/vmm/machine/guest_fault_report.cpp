@@ -6,7 +6,7 @@
 
 #include <algorithm>
 #include <fmt/format.h>
-#include <linux/kvm.h>
+#include "vmm/kvm/kvm_uapi.h"
 
 namespace monarch::vmm::machine {
 namespace {

@@ -4,7 +4,7 @@
 // source override every PC has), every other ISA IRQ its own pin, IRQ 2 is the PIC cascade.
 #pragma once
 
-#include <linux/kvm.h>
+#include "vmm/kvm/kvm_uapi.h"
 #include <vector>
 
 namespace monarch::vmm::machine {

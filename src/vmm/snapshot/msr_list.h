@@ -6,7 +6,7 @@
 
 #include "common/result.h"
 
-#include <linux/kvm.h>
+#include "vmm/kvm/kvm_uapi.h"
 
 #include <cstdint>
 #include <functional>

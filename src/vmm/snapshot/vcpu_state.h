@@ -7,7 +7,7 @@
 #include "common/result.h"
 #include "vmm/kvm/vcpu_fd.h"
 
-#include <linux/kvm.h>
+#include "vmm/kvm/kvm_uapi.h"
 #include <optional>
 #include <span>
 #include <vector>

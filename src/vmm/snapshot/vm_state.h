@@ -8,7 +8,7 @@
 #include "common/result.h"
 #include "vmm/kvm/vm_fd.h"
 
-#include <linux/kvm.h>
+#include "vmm/kvm/kvm_uapi.h"
 #include <span>
 #include <vector>
 

@@ -9,7 +9,7 @@
 
 #include <catch2/catch.hpp>
 #include <cstring>
-#include <linux/kvm.h>
+#include "vmm/kvm/kvm_uapi.h"
 #include <poll.h>
 #include <vector>
 

@@ -5,7 +5,7 @@
 #include "vmm/kvm/vcpu_exit.h"
 
 #include <catch2/catch.hpp>
-#include <linux/kvm.h>
+#include "vmm/kvm/kvm_uapi.h"
 #include <vector>
 
 using namespace monarch;

@@ -13,7 +13,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
-#include <linux/kvm.h>
+#include "vmm/kvm/kvm_uapi.h"
 #include <map>
 #include <memory>
 #include <mutex>
