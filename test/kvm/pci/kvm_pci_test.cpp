@@ -97,7 +97,9 @@ TEST_CASE("kvm pci: KvmMsiRouter routes and triggers MSI vectors", "[kvm][pci]")
         CHECK(msi.gsi(0).raw() == machine::MSI_GSI_FIRST);
         CHECK(msi.gsi(3).raw() == machine::MSI_GSI_FIRST + 3);
         msi.update(0, pci::MsiMessage { 0xfee00000, 0x0030 }, false); // APIC 0, vector 0x30
-        msi.update(1, pci::MsiMessage { 0xfee00000, 0x0031 }, true);
+        CHECK(routes.dirty()); // recorded; KVM gets it at the next trigger or commit
+        REQUIRE(routes.commit().has_value());
+        msi.update(1, pci::MsiMessage { 0xfee00000, 0x0031 }, true); // masked: no route, nothing to commit
         CHECK_FALSE(routes.dirty());
         msi.update(2, pci::MsiMessage { 0xfee00000, 0x0032 }, false);
         msi.update(2, pci::MsiMessage { 0xfee00000, 0x0032 }, true); // route dropped, not committed yet

@@ -4,6 +4,7 @@
 // taken right after it is the reference. A fresh monarch-vmm restored from the increment
 // (following its parent link) holds that same RAM, page for page. Needs /dev/kvm and testos.
 #include "crypt/owner_key.h"
+#include "crypt/sodium.h"
 #include "kvm/vmm/vmm_process.h"
 #include "support/skip.h"
 #include "unit/vmm_api/vmm_api_process.h"
@@ -51,6 +52,7 @@ TEST_CASE("kvm restore: a full and an incremental snapshot of a running guest re
         skip("testos.elf is not built (ninja testos)");
     auto const dir = scratch_directory();
     auto const key = dir + "/owner.key";
+    REQUIRE(monarch::crypt::initialize().has_value()); // libsodium before its first use, as main() does
     REQUIRE(monarch::crypt::generate_owner_key_file(key).has_value());
     auto const log = dir + "/serial.log";
     auto const base = dir + "/base", increment = dir + "/inc", reference = dir + "/ref", again = dir + "/again";

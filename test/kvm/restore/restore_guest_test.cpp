@@ -5,6 +5,7 @@
 // of it holds the same RAM (opened with monarch-unseal); after vm.resume the guest's counts go
 // on from the last one before the snapshot. Needs /dev/kvm and the built testos.
 #include "crypt/owner_key.h"
+#include "crypt/sodium.h"
 #include "kvm/vmm/vmm_process.h"
 #include "support/skip.h"
 #include "unit/vmm_api/vmm_api_process.h"
@@ -71,6 +72,7 @@ TEST_CASE("kvm restore: a counting guest snapshotted, killed and restored goes o
         skip("testos.elf is not built (ninja testos)");
     auto const dir = scratch_directory();
     auto const key = dir + "/owner.key";
+    REQUIRE(monarch::crypt::initialize().has_value()); // libsodium before its first use, as main() does
     REQUIRE(monarch::crypt::generate_owner_key_file(key).has_value());
     auto const before_log = dir + "/before.log", after_log = dir + "/after.log";
     auto const snapshot = dir + "/snap", second = dir + "/snap2";

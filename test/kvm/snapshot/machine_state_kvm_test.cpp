@@ -94,8 +94,13 @@ TEST_CASE("testos paused mid-run goes on in a second VM from the captured state"
     event::EventLoop loop;
     auto first = build(config(kernel, "file:" + serial_a), loop);
     REQUIRE(first->start().has_value());
-    std::this_thread::sleep_for(100ms); // booted, spinners running; the coordinator sleeps 300 ms
+    // Paused once booted, with the spinners running: the coordinator then sleeps 300 ms of
+    // guest time before it reports. Boot time varies (nested KVM is emulated): poll for it.
+    auto const deadline = std::chrono::steady_clock::now() + 60s;
+    while (slurp(serial_a).find("testos: running spin:2") == std::string::npos && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(2ms);
     first->pause();
+    REQUIRE(slurp(serial_a).find("testos: running spin:2") != std::string::npos);
     auto records = snapshot::capture_machine_state(*first);
     REQUIRE(records.has_value());
     auto names = snapshot::record_names(snapshot::shape_of(*first));

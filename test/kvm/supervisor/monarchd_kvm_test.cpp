@@ -29,6 +29,7 @@ TEST_CASE("a booted VM runs and pauses and resumes and reboots and stops through
     daemon.start();
     daemon.create_vm("guest", { "--cmdline", "testos.run=idle" });
     REQUIRE(exit_code(daemon.ctl({ "start", "guest" })) == 0);
+    INFO("vmm.log:\n" << daemon.vmm_log("guest") << "\nevents:\n" << daemon.events());
     CHECK(daemon.ctl_json({ "info", "guest" })["state"] == "running");
     CHECK(exit_code(daemon.ctl({ "start", "guest" })) == 5); // already running
     REQUIRE(exit_code(daemon.ctl({ "pause", "guest" })) == 0);
@@ -55,8 +56,9 @@ TEST_CASE("a running VM whose VMM crashes is restarted and booted again under on
     daemon.start();
     daemon.create_vm("phoenix", { "--restart", "on-failure", "--cmdline", "testos.run=idle" });
     REQUIRE(exit_code(daemon.ctl({ "start", "phoenix" })) == 0);
+    INFO("vmm.log:\n" << daemon.vmm_log("phoenix") << "\nevents:\n" << daemon.events());
     pid_t const pid = pid_of(daemon.ctl_json({ "info", "phoenix" }));
-    REQUIRE(::kill(pid, SIGKILL) == 0);
+    REQUIRE(signal_vmm(pid, SIGKILL));
     CHECK(eventually([&] {
         json const vm = daemon.ctl_json({ "info", "phoenix" });
         return pid_of(vm) > 0 && pid_of(vm) != pid && vm["state"] == "running";

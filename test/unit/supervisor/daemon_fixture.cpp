@@ -38,9 +38,7 @@ DaemonFixture::~DaemonFixture()
             auto text = supervisor::read_text_file(entry.path().string() + "/state.json");
             auto state = text ? json::parse(*text, nullptr, false) : json();
             if (state.is_object() && state.contains("pid") && state["pid"].is_number_integer()) {
-                pid_t const pid = state["pid"].get<pid_t>();
-                if (process_alive(pid))
-                    ::kill(pid, SIGKILL);
+                (void)signal_vmm(state["pid"].get<pid_t>(), SIGKILL);
             }
         }
     }
@@ -131,6 +129,11 @@ std::string DaemonFixture::events() const
     return supervisor::read_text_file(m_dir + "/events.log", 64 * 1024 * 1024).value_or(std::string());
 }
 
+std::string DaemonFixture::vmm_log(std::string const& name) const
+{
+    return supervisor::read_text_file(state_dir() + "/vms/" + name + "/vmm.log", 64 * 1024).value_or(std::string());
+}
+
 size_t DaemonFixture::daemon_fd_count() const
 {
     size_t count = 0;
@@ -151,6 +154,11 @@ bool process_alive(pid_t pid)
 pid_t pid_of(json const& vm)
 {
     return vm.is_object() && vm.contains("pid") && vm["pid"].is_number_integer() ? vm["pid"].get<pid_t>() : -1;
+}
+
+bool signal_vmm(pid_t pid, int signal)
+{
+    return pid > 0 && ::kill(pid, signal) == 0;
 }
 
 size_t count_of(std::string const& text, std::string const& needle)

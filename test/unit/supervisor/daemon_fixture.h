@@ -42,6 +42,7 @@ public:
     [[nodiscard]] std::string state_dir() const { return m_dir + "/state"; }
     [[nodiscard]] std::string socket() const { return m_dir + "/d.sock"; }
     [[nodiscard]] std::string events() const; // the structured log's text
+    [[nodiscard]] std::string vmm_log(std::string const& name) const; // a VM's vmm.log
     [[nodiscard]] size_t daemon_fd_count() const;
 
 private:
@@ -53,6 +54,9 @@ private:
 [[nodiscard]] bool process_alive(pid_t);
 // The "pid" of a VM as monarchd answers it; -1 when null or absent.
 [[nodiscard]] pid_t pid_of(nlohmann::json const& vm);
+// kill(2) for a pid read from monarchd's answers: false for 0 and -1 (pid_of's "none"), which
+// kill(2) would take for the caller's process group or every process it may signal.
+[[nodiscard]] bool signal_vmm(pid_t pid, int signal);
 // How many times `needle` occurs in `text` (events in the structured log).
 [[nodiscard]] size_t count_of(std::string const& text, std::string const& needle);
 // Polls `condition` every 50 ms up to `seconds`; true when it held.

@@ -37,8 +37,8 @@ TEST_CASE("VMMs that died while no monarchd ran are restarted by policy at the n
     pid_t const back = pid_of(daemon.ctl_json({ "info", "back" }));
     pid_t const gone = pid_of(daemon.ctl_json({ "info", "gone" }));
     daemon.kill_daemon();
-    REQUIRE(::kill(back, SIGKILL) == 0);
-    REQUIRE(::kill(gone, SIGKILL) == 0);
+    REQUIRE(signal_vmm(back, SIGKILL));
+    REQUIRE(signal_vmm(gone, SIGKILL));
     REQUIRE(eventually([&] { return !process_alive(back) && !process_alive(gone); }, 10));
     daemon.start();
 

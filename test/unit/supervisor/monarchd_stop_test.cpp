@@ -46,7 +46,7 @@ TEST_CASE("a hung VMM that ignores SIGTERM is stopped without stalling the API o
     REQUIRE(fine > 0);
     // Stopped: its socket still accepts connections (the kernel queues them) but nothing
     // answers, and SIGTERM stays pending; only SIGKILL ends it.
-    REQUIRE(::kill(hung, SIGSTOP) == 0);
+    REQUIRE(signal_vmm(hung, SIGSTOP));
 
     // With a 5 s timeout, each of vm.shutdown and vmm.shutdown may wait 2 s for an answer:
     // a monarchd that waited would hold this request, and every other one, that long.
@@ -98,7 +98,7 @@ TEST_CASE("a forced stop of a hung VMM ends it by SIGKILL a second after SIGTERM
     daemon.start();
     daemon.create_vm("frozen");
     pid_t const pid = pid_of(daemon.ctl_json({ "info", "frozen" }));
-    REQUIRE(::kill(pid, SIGSTOP) == 0);
+    REQUIRE(signal_vmm(pid, SIGSTOP));
     auto const began = Clock::now();
     auto const result = daemon.ctl({ "stop", "frozen", "--force" });
     INFO(describe(result));

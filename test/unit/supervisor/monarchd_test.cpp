@@ -187,7 +187,7 @@ TEST_CASE("kill -9 of monarchd: a new monarchd adopts the running VMMs and start
 
     // The adopted VMMs are still driven through their sockets, and watched through pidfds.
     CHECK(exit_code(daemon.ctl({ "pause", "one" })) == EXIT_REFUSED);
-    ::kill(two, SIGKILL);
+    REQUIRE(signal_vmm(two, SIGKILL));
     CHECK(eventually([&] {
         json const vm = daemon.ctl_json({ "info", "two" });
         return pid_of(vm) > 0 && pid_of(vm) != two && vm["state"] == "created";
@@ -205,8 +205,8 @@ TEST_CASE("a VMM killed by SIGKILL is restarted under on-failure and not under n
     daemon.create_vm("mortal", { "--restart", "never" });
     pid_t const phoenix = pid_of(daemon.ctl_json({ "info", "phoenix" }));
     pid_t const mortal = pid_of(daemon.ctl_json({ "info", "mortal" }));
-    REQUIRE(::kill(phoenix, SIGKILL) == 0);
-    REQUIRE(::kill(mortal, SIGKILL) == 0);
+    REQUIRE(signal_vmm(phoenix, SIGKILL));
+    REQUIRE(signal_vmm(mortal, SIGKILL));
 
     json restarted;
     CHECK(eventually([&] {

@@ -109,7 +109,9 @@ ApiReply api_call(std::string const& socket, std::string const& method, std::str
     RawUnixClient client(socket);
     if (!client.connected() || !client.send(make_request(method, "/api/v1/" + endpoint, body)))
         return {};
-    auto response = client.read_response(5s);
+    // A guard against a VMM that never answers, not a performance bound: a snapshot of a
+    // 128 MiB guest takes seconds under nested emulation (scripts/with-kvm).
+    auto response = client.read_response(120s);
     if (!response)
         return {};
     return { status_of(*response), body_of(*response) };
