@@ -121,8 +121,12 @@ TEST_CASE("vCPU state captured from KVM survives encode, decode and apply", "[kv
     set_msr(*state, 0xc0000082, 0xffffffff81000000); // LSTAR
     set_msr(*state, 0xc0000102, 0xffff888000001000); // KERNEL_GS_BASE
     state->debugregs.db[1] = 0x401000;
-    if (!state->xsave.empty())
+    if (!state->xsave.empty()) {
         state->xsave[25] = std::byte { 0x9f }; // MXCSR (legacy area bytes 24-27): 0x1f80 | FZ
+        // XSTATE_BV (header bytes 512-519) bit 1: the SSE state is in use. Without it KVM (like
+        // XRSTOR) takes SSE state and MXCSR from their initial values, not from the buffer.
+        state->xsave[512] |= std::byte { 0x02 };
+    }
     else
         state->fpu.mxcsr = 0x9f80;
     auto decoded = decode_vcpu(encode_vcpu(*state));

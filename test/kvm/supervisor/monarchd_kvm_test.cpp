@@ -29,8 +29,9 @@ TEST_CASE("a booted VM runs and pauses and resumes and reboots and stops through
     daemon.start();
     daemon.create_vm("guest", { "--cmdline", "testos.run=idle" });
     REQUIRE(exit_code(daemon.ctl({ "start", "guest" })) == 0);
+    json const started = daemon.ctl_json({ "info", "guest" });
     INFO("vmm.log:\n" << daemon.vmm_log("guest") << "\nevents:\n" << daemon.events());
-    CHECK(daemon.ctl_json({ "info", "guest" })["state"] == "running");
+    CHECK(started["state"] == "running");
     CHECK(exit_code(daemon.ctl({ "start", "guest" })) == 5); // already running
     REQUIRE(exit_code(daemon.ctl({ "pause", "guest" })) == 0);
     CHECK(daemon.ctl_json({ "info", "guest" })["state"] == "paused");

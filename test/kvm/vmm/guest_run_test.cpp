@@ -107,7 +107,9 @@ TEST_CASE("an emulation failure is GuestEmulationFailure with RIP and the bytes"
     INFO(describe(result));
     REQUIRE(result.exited);
     CHECK(result.exit_code == exit_status::GuestEmulationFailure);
-    CHECK(std::regex_search(result.output, std::regex("rip=0x[0-9a-f]+: bytes [0-9a-f]{2}( [0-9a-f]{2})*")));
+    // testos jumps to 0xfed00000, where no RAM is: KVM reports the bytes it fetched, and
+    // there are none to fetch from MMIO (KVM gives none, on SVM as on VMX).
+    CHECK(std::regex_search(result.output, std::regex("rip=0xfed00000: bytes ([0-9a-f]{2}( [0-9a-f]{2})*|unavailable)")));
 }
 
 // testos's spin workload ends by itself after 300 ms; pio-bench with 4e9 exits runs for minutes

@@ -10,6 +10,7 @@
 
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
+#include <algorithm>
 #include <regex>
 
 using namespace monarch;
@@ -29,17 +30,26 @@ std::string type_name(uint32_t type)
     }
 }
 
-// What Linux prints for our map: e820__update_table() merges adjacent entries of one type,
-// then each line is "BIOS-e820: [mem 0x%016llx-0x%016llx] <type>" with an inclusive end.
-std::vector<std::string> expected_e820_lines()
+// Linux's PVH entry adds its own entry for the legacy ISA range [0xa0000, 0x100000) to the map
+// it was given (init_pvh_bootparams(), arch/x86/platform/pvh/enlighten.c); the bzImage path
+// takes our map as it is.
+enum class Entry { BootProtocol, Pvh };
+
+// What Linux prints for our map: e820__update_table() merges overlapping and adjacent entries
+// of one type, then each line is "BIOS-e820: [mem 0x%016llx-0x%016llx] <type>" with an
+// inclusive end.
+std::vector<std::string> expected_e820_lines(Entry entry_point)
 {
     auto memory = vmm::GuestMemoryMmap::create(MEMORY, 0);
     REQUIRE(memory);
     auto entries = vmm::boot::build_e820(*memory);
+    if (entry_point == Entry::Pvh)
+        entries.push_back({ 0xa0000, 0x60000, vmm::boot::E820_RESERVED });
+    std::ranges::sort(entries, {}, &vmm::boot::E820Entry::addr);
     std::vector<vmm::boot::E820Entry> merged;
     for (auto const& entry : entries) {
-        if (!merged.empty() && merged.back().type == entry.type && merged.back().addr + merged.back().size == entry.addr)
-            merged.back().size += entry.size;
+        if (!merged.empty() && merged.back().type == entry.type && merged.back().addr + merged.back().size >= entry.addr)
+            merged.back().size = std::max(merged.back().addr + merged.back().size, entry.addr + entry.size) - merged.back().addr;
         else
             merged.push_back(entry);
     }
@@ -65,14 +75,14 @@ bool map_printed(std::string const& console)
     return last != std::string::npos && console.find('\n', console.find('\n', last) + 1) != std::string::npos;
 }
 
-void check_boot_protocol(std::string const& image)
+void check_boot_protocol(std::string const& image, Entry entry_point)
 {
     std::string cmdline = "earlyprintk=serial console=ttyS0 monarch.check=4711 reboot=k panic=-1";
     auto run = run_until({ "--kernel", image, "--memory", "512M", "--cmdline", cmdline }, map_printed, std::chrono::seconds(170));
     INFO(run.console);
     REQUIRE(run.satisfied);
     CHECK(run.console.find("Command line: " + cmdline) != std::string::npos);
-    CHECK(printed_e820_lines(run.console) == expected_e820_lines());
+    CHECK(printed_e820_lines(run.console) == expected_e820_lines(entry_point));
 }
 
 } // namespace
@@ -80,11 +90,11 @@ void check_boot_protocol(std::string const& image)
 TEST_CASE("vmlinux through PVH gets our command line and e820 map", "[slow][kvm][linux]")
 {
     require_kvm();
-    check_boot_protocol(linux_kernel_directory() + "/vmlinux");
+    check_boot_protocol(linux_kernel_directory() + "/vmlinux", Entry::Pvh);
 }
 
 TEST_CASE("the bzImage through the 64-bit boot protocol gets our command line and e820 map", "[slow][kvm][linux]")
 {
     require_kvm();
-    check_boot_protocol(linux_kernel_directory() + "/vmlinuz");
+    check_boot_protocol(linux_kernel_directory() + "/vmlinuz", Entry::BootProtocol);
 }
