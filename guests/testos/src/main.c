@@ -152,6 +152,8 @@ static void start_workload(void)
         main_task = must(task_create("spin-wait", 0, user_spin_coordinator, spinners, SPIN_TIME_NS, false));
     } else if (is_run("count")) {
         main_task = must(task_create("counter", 0, user_counter, 0, 0, false));
+    } else if (is_run("idle")) {
+        main_task = must(task_create("idle", 0, user_idle, 0, 0, false));
     } else if (run_argument("pio-bench", 1ull << 32, &n)) {
         main_task = must(task_create("pio-bench", 0, user_pio_bench, n, 0, false));
     } else if (run_argument("mmio-bench", 1ull << 32, &n)) {

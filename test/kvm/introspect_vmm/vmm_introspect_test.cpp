@@ -56,11 +56,13 @@ public:
             ::_exit(127);
         }
     }
-    ~VmmGuest()
+    ~VmmGuest() { kill(); }
+    void kill()
     {
         if (m_pid > 0) {
             ::kill(m_pid, SIGKILL);
             ::waitpid(m_pid, nullptr, 0);
+            m_pid = -1;
         }
     }
     bool wait_ready(std::chrono::seconds deadline)
@@ -139,6 +141,13 @@ TEST_CASE("monarch-introspect --api-socket lists, suspends and resumes the proce
         auto const listed = spinners(ps.output);
         REQUIRE(listed.size() == 2);
 
+        // Suspend and resume stop a vCPU at a kernel safe point with a hardware breakpoint
+        // (KVM_SET_GUEST_DEBUG); under kvm_amd on QEMU TCG those never fire, for QEMU -accel kvm
+        // too. The listing above has been checked by then.
+        if (auto const why = nested_limit_reason("KVM_SET_GUEST_DEBUG hardware breakpoints"); !why.empty()) {
+            guest.kill(); // skip() ends the process without destructors
+            skip(why);
+        }
         auto const suspended = tool(guest.socket(), { "suspend", std::to_string(listed[0].first) });
         INFO(describe(suspended));
         REQUIRE(suspended.exit_code == 0);

@@ -17,6 +17,7 @@ void user_smp_worker(uint64_t, uint64_t, uint64_t);
 void user_smp_coordinator(uint64_t workers, uint64_t timeout_ns, uint64_t); /* workers: first slot | count << 32 */
 void user_spinner(uint64_t, uint64_t, uint64_t slot);
 void user_counter(uint64_t, uint64_t, uint64_t slot);
+void user_idle(uint64_t, uint64_t, uint64_t slot);
 void user_spin_coordinator(uint64_t spinners, uint64_t run_ns, uint64_t);   /* spinners: first slot | count << 32 */
 void user_pio_bench(uint64_t n, uint64_t, uint64_t);
 void user_mmio_bench(uint64_t n, uint64_t va, uint64_t);

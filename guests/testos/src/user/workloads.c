@@ -92,6 +92,20 @@ void user_counter(uint64_t arg0, uint64_t arg1, uint64_t slot)
     }
 }
 
+/* A guest that stays up and costs the host nearly nothing: one ring-3 task sleeping a second
+ * at a time, forever, so the CPUs halt between timer ticks. For supervisor and lifecycle tests
+ * that need a running VM, not a busy one. */
+void user_idle(uint64_t arg0, uint64_t arg1, uint64_t slot)
+{
+    (void)arg0, (void)arg1, (void)slot;
+    struct u_line line;
+    u_init(&line);
+    u_str(&line, "testos: idle\n");
+    u_flush(&line);
+    for (;;)
+        u_sleep(1000000000ull);
+}
+
 /* Sleeps while the spinners share the CPU: only timer preemption lets every one of them run
  * (none of them ever yields). */
 void user_spin_coordinator(uint64_t spinners, uint64_t run_ns, uint64_t slot)
