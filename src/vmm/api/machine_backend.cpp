@@ -122,6 +122,18 @@ std::expected<RestoredVm, RestoreError> restore_vm(RestoreRequest const& request
 std::expected<void, std::string> MachineBackend::boot(machine::VmConfig const& config)
 {
     shutdown();
+    return build_and_start(config, nullptr);
+}
+
+std::expected<void, std::string> MachineBackend::reboot(machine::VmConfig const& config)
+{
+    auto serial = m_vmm ? m_vmm->release_serial() : nullptr;
+    shutdown();
+    return build_and_start(config, std::move(serial));
+}
+
+std::expected<void, std::string> MachineBackend::build_and_start(machine::VmConfig const& config, std::unique_ptr<CharBackend> kept_serial)
+{
     if (m_sealing && config.platform.uuid) {
         auto uuid = crypt::VmUuid::parse(*config.platform.uuid);
         auto bound = uuid ? m_sealing->rebind(*uuid) : Result<void>(std::unexpected(uuid.error()));
@@ -130,7 +142,7 @@ std::expected<void, std::string> MachineBackend::boot(machine::VmConfig const& c
             return std::unexpected(fmt::format("VMCrypt: cannot seal for VM {}: {}", *config.platform.uuid, to_string(bound.error())));
         }
     }
-    auto built = machine::VmBuilder(config, m_loop).build();
+    auto built = machine::VmBuilder(config, m_loop).keep_serial(std::move(kept_serial)).build();
     if (!built) {
         auto failure = m_describe(built.error(), config);
         m_last_failure_status = failure.exit_status;

@@ -63,6 +63,7 @@ public:
     ~MachineBackend() override { shutdown(); }
 
     [[nodiscard]] std::expected<void, std::string> boot(machine::VmConfig const&) override;
+    [[nodiscard]] std::expected<void, std::string> reboot(machine::VmConfig const&) override;
     [[nodiscard]] std::expected<void, std::string> pause() override;
     void resume() override;
     void shutdown() override;
@@ -77,6 +78,7 @@ public:
     [[nodiscard]] int last_failure_status() const { return m_last_failure_status; }
 
 private:
+    [[nodiscard]] std::expected<void, std::string> build_and_start(machine::VmConfig const&, std::unique_ptr<CharBackend> kept_serial);
     // Starts `vmm` (paused first unless `run`), watches its end, and keeps it.
     [[nodiscard]] std::expected<void, std::string> adopt(std::unique_ptr<machine::Vmm> vmm, uint64_t memory, bool run);
 

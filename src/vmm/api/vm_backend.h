@@ -49,6 +49,9 @@ public:
     virtual void resume() = 0;
     // Stops the vCPUs and frees the VM; idempotent.
     virtual void shutdown() = 0;
+    // A fresh VM from `config` in place of the running one (memory, devices and vCPUs start
+    // over) that keeps the serial back end, so a console attached to its pty stays attached.
+    [[nodiscard]] virtual std::expected<void, std::string> reboot(machine::VmConfig const& config) = 0;
     virtual void power_button() = 0;
     [[nodiscard]] virtual BackendDetails details() const = 0;
     [[nodiscard]] virtual Counters counters() const = 0;

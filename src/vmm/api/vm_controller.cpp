@@ -136,10 +136,10 @@ ApiResult<void> VmController::reboot()
 {
     if (auto allowed = require_booted("reboot"); !allowed)
         return allowed;
-    // A reboot is a fresh VM from the same config: memory, devices and vCPUs start over.
-    m_backend.shutdown();
+    // A reboot is a fresh VM from the same config: memory, devices and vCPUs start over; the
+    // serial console stays where it was.
     m_state = VmState::Shutdown;
-    if (auto started = m_backend.boot(*m_config); !started)
+    if (auto started = m_backend.reboot(*m_config); !started)
         return refuse(STATUS_BACKEND_FAILED, fmt::format("reboot: {}", started.error()));
     m_state = VmState::Running;
     log::info("vm rebooted");

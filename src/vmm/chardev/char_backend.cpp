@@ -99,6 +99,13 @@ CharBackend::CharBackend(SerialSpec::Kind kind)
 
 Result<std::unique_ptr<CharBackend>> CharBackend::create(SerialSpec const& spec)
 {
+    auto backend = TRY(create_kind(spec));
+    backend->m_spec_path = spec.path;
+    return backend;
+}
+
+Result<std::unique_ptr<CharBackend>> CharBackend::create_kind(SerialSpec const& spec)
+{
     switch (spec.kind) {
     case SerialSpec::Kind::Stdio: return create_stdio();
     case SerialSpec::Kind::File: return create_file(spec.path);

@@ -56,7 +56,8 @@ public:
     // stdout waits at most about 100 ms for a slow reader. Off discards.
     void write(std::span<std::byte const> bytes);
 
-    // Spawns the input thread (once; later calls are ignored). on_input runs on that thread;
+    // Spawns the input thread (later calls while it runs are ignored; after stop(), a call
+    // starts it again, for a back end kept across a reboot). on_input runs on that thread;
     // it may block for back-pressure but must return soon after stop() is called (see
     // stopping()). The socket back end accepts clients on this thread: call start_input even
     // when input is not wanted (with a callback that ignores it). No-op for file and off.
@@ -68,11 +69,15 @@ public:
     [[nodiscard]] bool stopping() const { return m_stopping.load(std::memory_order_acquire); }
 
     [[nodiscard]] SerialSpec::Kind kind() const { return m_kind; }
+    // True when it was created from this spec (the same kind, and the same path for a file
+    // or a socket): a VM rebuilt from the same config may take it over.
+    [[nodiscard]] bool made_for(SerialSpec const& spec) const { return spec.kind == m_kind && spec.path == m_spec_path; }
     [[nodiscard]] std::optional<std::string> pty_path() const;
     [[nodiscard]] CharBackendCounters counters() const;
 
 private:
     explicit CharBackend(SerialSpec::Kind kind);
+    [[nodiscard]] static Result<std::unique_ptr<CharBackend>> create_kind(SerialSpec const& spec);
     [[nodiscard]] static Result<std::unique_ptr<CharBackend>> create_stdio();
     [[nodiscard]] static Result<std::unique_ptr<CharBackend>> create_file(std::string const& path);
     [[nodiscard]] static Result<std::unique_ptr<CharBackend>> create_pty();
@@ -93,6 +98,7 @@ private:
     UniqueFd m_listen;   // socket back end
     UniqueFd m_wake;     // eventfd: stop() wakes the input thread
     std::string m_path;  // pty slave name, or the socket path (removed on destruction)
+    std::string m_spec_path; // the spec's path (file and socket), for made_for()
     std::optional<termios> m_saved_termios; // stdio on a tty: restored on destruction
 
     mutable std::mutex m_client_mutex; // socket client fd, shared by writers and the input thread

@@ -71,8 +71,19 @@ void CharBackend::write(std::span<std::byte const> bytes)
 Result<void> CharBackend::start_input(std::function<void(std::span<std::byte const>)> on_input)
 {
     std::lock_guard lock { m_thread_mutex };
-    if (m_thread.joinable() || stopping() || !m_wake)
-        return {}; // already running, stopped, or a back end without input (file, off)
+    if (!m_wake)
+        return {}; // a back end without input (file, off)
+    if (stopping()) {
+        // Stopped before: a new VM (a reboot) takes this back end over. The old thread is
+        // joined (stop() did, unless it was called from that thread) and its wake-up consumed.
+        if (m_thread.joinable())
+            m_thread.join();
+        uint64_t count = 0;
+        (void)!::read(m_wake.get(), &count, sizeof count);
+        m_stopping.store(false, std::memory_order_release);
+    } else if (m_thread.joinable()) {
+        return {}; // already running
+    }
     m_on_input = std::move(on_input);
     // std::thread reports a failure to create the thread (process or memory limits) by
     // throwing; it ends here as a Result.

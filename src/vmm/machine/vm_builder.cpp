@@ -24,6 +24,12 @@ VmBuilder::VmBuilder(VmConfig config, event::EventLoop& loop)
     m_topology.vcpu_count = m_config.cpus;
 }
 
+VmBuilder&& VmBuilder::keep_serial(std::unique_ptr<CharBackend> serial) &&
+{
+    m_kept_serial = std::move(serial);
+    return std::move(*this);
+}
+
 BuildResult<std::unique_ptr<Vmm>> VmBuilder::build() &&
 {
     m_vmm.reset(new Vmm());

@@ -27,6 +27,9 @@ public:
     // VirtioWiring::Resources::loop is loop.context()); it must outlive the built Vmm.
     VmBuilder(VmConfig config, event::EventLoop& loop);
     [[nodiscard]] BuildResult<std::unique_ptr<Vmm>> build() &&;
+    // The serial back end of the VM this one replaces (a reboot: Vmm::release_serial), used
+    // instead of a new one when the config still asks for the same kind and path.
+    VmBuilder&& keep_serial(std::unique_ptr<CharBackend> serial) &&;
 
     // Restore (docs/vmcrypt.md, "Restore"): the same VM without a kernel. `fill` writes every
     // page of the new RAM (the snapshot's) before /dev/kvm is opened, so a refused snapshot
@@ -57,6 +60,7 @@ private:
     event::EventLoop& m_loop;
     std::unique_ptr<Vmm> m_vmm;
     SerialSpec m_serial_spec;
+    std::unique_ptr<CharBackend> m_kept_serial;
     arch::CpuTopology m_topology;
     std::vector<std::byte> m_kernel;
     std::vector<std::byte> m_initrd;

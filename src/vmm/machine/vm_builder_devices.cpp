@@ -71,9 +71,14 @@ BuildResult<void> VmBuilder::attach_devices()
 BuildResult<void> VmBuilder::attach_serial()
 {
     auto& vmm = *m_vmm;
-    vmm.m_serial = TRY_STEP(BuildStep::Serial, CharBackend::create(m_serial_spec));
-    if (auto pty = vmm.m_serial->pty_path())
-        log::warn("serial console on {}", *pty); // the user needs it to connect: shown at the default level
+    if (m_kept_serial && m_kept_serial->made_for(m_serial_spec)) {
+        vmm.m_serial = std::move(m_kept_serial);
+    } else {
+        m_kept_serial.reset(); // a socket's file must go before a new one binds the same path
+        vmm.m_serial = TRY_STEP(BuildStep::Serial, CharBackend::create(m_serial_spec));
+        if (auto pty = vmm.m_serial->pty_path())
+            log::warn("serial console on {}", *pty); // the user needs it to connect: shown at the default level
+    }
     vmm.m_console = std::make_unique<SerialConsole>(vmm.m_com1, *vmm.m_serial);
     vmm.m_vcpus = std::make_unique<VcpuRunner>(std::move(m_vcpus), vmm.m_pio_bus, vmm.m_mmio_bus, *vmm.m_memory, *vmm.m_exit);
     return {};

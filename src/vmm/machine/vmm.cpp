@@ -81,6 +81,13 @@ std::optional<std::string> Vmm::serial_pty_path() const
     return m_serial ? m_serial->pty_path() : std::nullopt;
 }
 
+std::unique_ptr<CharBackend> Vmm::release_serial()
+{
+    stop_all(); // nothing of this VM uses the back end afterwards
+    m_console.reset();
+    return std::move(m_serial);
+}
+
 AcpiPmCounters Vmm::acpi_pm_counters() const
 {
     return m_acpi_pm ? m_acpi_pm->counters() : AcpiPmCounters {};

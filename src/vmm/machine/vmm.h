@@ -57,6 +57,10 @@ public:
     void press_power_button();
     // The serial back end's pty, when --serial pty / serial mode Pty.
     [[nodiscard]] std::optional<std::string> serial_pty_path() const;
+    // Stops the VM and hands over its serial back end, so that the next VM of a reboot keeps
+    // the same pty, socket or file (a console attached to it stays attached, as with Cloud
+    // Hypervisor). The VM is left without one.
+    [[nodiscard]] std::unique_ptr<CharBackend> release_serial();
     // The virtio console's pty, when --console pty / console mode Pty.
     [[nodiscard]] std::optional<std::string> console_pty_path() const { return m_console_pty; }
     [[nodiscard]] AcpiPmCounters acpi_pm_counters() const;

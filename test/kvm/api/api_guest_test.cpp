@@ -7,6 +7,9 @@
 #include "unit/vmm_api/vmm_api_process.h"
 
 #include <catch2/catch.hpp>
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -84,8 +87,33 @@ TEST_CASE("kvm api: boot, pause, resume, power button, reboot, shutdown, boot ag
 
     REQUIRE(api_call(socket, "PUT", "vm.power-button").status == 204);
     CHECK(api_call(socket, "GET", "vm.counters").json()["acpi_pm"]["power_button_presses"] == 1);
+    // A console attached to the serial pty (virsh console, libvirt's record of the path)
+    // stays attached across a reboot: the new VM keeps the pty, as Cloud Hypervisor's does.
+    int const console = ::open(pty.get<std::string>().c_str(), O_RDWR | O_NOCTTY | O_CLOEXEC);
+    REQUIRE(console >= 0);
+    for (char buffer[512];;) { // what the first boot printed is still queued on the pty: drop it
+        pollfd ready { console, POLLIN, 0 };
+        if (::poll(&ready, 1, 300) <= 0 || ::read(console, buffer, sizeof buffer) <= 0)
+            break;
+    }
     REQUIRE(api_call(socket, "PUT", "vm.reboot").status == 204);
-    CHECK(api_call(socket, "GET", "vm.info").json()["state"] == "Running");
+    auto const rebooted = api_call(socket, "GET", "vm.info").json();
+    CHECK(rebooted["state"] == "Running");
+    CHECK(rebooted["config"]["serial"]["file"] == pty);
+    std::string seen;
+    for (auto const deadline = std::chrono::steady_clock::now() + 30s;
+         seen.find("testos: booting") == std::string::npos && std::chrono::steady_clock::now() < deadline;) {
+        pollfd ready { console, POLLIN, 0 };
+        char buffer[512];
+        if (::poll(&ready, 1, 200) > 0) {
+            auto const n = ::read(console, buffer, sizeof buffer);
+            if (n > 0)
+                seen.append(buffer, static_cast<size_t>(n));
+        }
+    }
+    ::close(console);
+    INFO(seen);
+    CHECK(seen.find("testos: booting") != std::string::npos); // the rebooted guest, on the same console
     CHECK(api_call(socket, "GET", "vm.counters").json()["acpi_pm"]["power_button_presses"] == 0); // a fresh VM
 
     REQUIRE(api_call(socket, "PUT", "vm.shutdown").status == 204);

@@ -36,6 +36,18 @@ public:
         calls.push_back("shutdown");
         running = false;
     }
+    std::expected<void, std::string> reboot(vmm::machine::VmConfig const& config) override
+    {
+        calls.push_back("reboot");
+        running = false;
+        if (fail_next_boot) {
+            fail_next_boot = false;
+            return std::unexpected(std::string("no /dev/kvm here"));
+        }
+        booted_kernel = config.kernel;
+        running = true;
+        return {};
+    }
     void power_button() override { calls.push_back("power_button"); }
     [[nodiscard]] vmm::api::BackendDetails details() const override { return { "/dev/pts/9", std::nullopt, 0 }; }
     [[nodiscard]] vmm::api::Counters counters() const override { return { { "vcpus", { { "exits", 42 } } } }; }

@@ -69,7 +69,7 @@ TEST_CASE("vm controller: the whole life cycle, step by step", "[unit][api]")
     CHECK(controller.state() == State::Running);
     REQUIRE(controller.remove());
     CHECK(controller.state() == State::NotCreated);
-    CHECK(backend.calls == std::vector<std::string> { "boot", "pause", "resume", "power_button", "shutdown", "boot",
+    CHECK(backend.calls == std::vector<std::string> { "boot", "pause", "resume", "power_button", "reboot",
                                                       "shutdown", "boot", "shutdown" });
 }
 

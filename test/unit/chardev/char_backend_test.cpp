@@ -277,6 +277,39 @@ TEST_CASE("pty back end exchanges bytes with its slave", "[unit][chardev]")
     (*backend)->write(as_bytes("nobody reading")); // buffered or dropped, never an error
 }
 
+TEST_CASE("a stopped pty back end starts again for the next VM, on the same pty", "[unit][chardev]")
+{
+    auto backend = CharBackend::create(SerialSpec { Kind::Pty, {} });
+    if (!backend && backend.error().code == Errc::Sys && (backend.error().sys_errno == ENOENT || backend.error().sys_errno == ENODEV)) {
+        std::printf("SKIP: no pseudo-terminals here (%s)\n", to_string(backend.error()).c_str());
+        std::exit(MONARCH_SKIP_RETURN_CODE);
+    }
+    REQUIRE(backend);
+    auto const name = (*backend)->pty_path();
+    REQUIRE(name);
+    CHECK((*backend)->made_for(SerialSpec { Kind::Pty, {} }));
+    CHECK_FALSE((*backend)->made_for(SerialSpec { Kind::Stdio, {} }));
+    Received first;
+    REQUIRE((*backend)->start_input(first.callback()));
+    int slave = ::open(name->c_str(), O_RDWR | O_NOCTTY | O_CLOEXEC);
+    REQUIRE(slave >= 0);
+    REQUIRE(::write(slave, "one", 3) == 3);
+    CHECK(first.wait_for(3) == "one");
+    (*backend)->stop(); // the VM is rebooting: the old machine lets go of it
+
+    // The console that stays attached to the slave reaches the next VM's callback.
+    Received second;
+    REQUIRE((*backend)->start_input(second.callback()));
+    CHECK_FALSE((*backend)->stopping());
+    CHECK((*backend)->pty_path() == name);
+    REQUIRE(::write(slave, "two", 3) == 3);
+    CHECK(second.wait_for(3) == "two");
+    (*backend)->write(as_bytes("back\n"));
+    CHECK(read_exactly(slave, 5) == "back\n");
+    CHECK(first.bytes == "one");
+    ::close(slave);
+}
+
 TEST_CASE("stop() joins a blocked input thread promptly", "[unit][chardev]")
 {
     TempDir dir;

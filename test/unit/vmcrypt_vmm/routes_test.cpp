@@ -17,6 +17,7 @@ public:
     std::expected<void, std::string> pause() override { return {}; }
     void resume() override {}
     void shutdown() override {}
+    std::expected<void, std::string> reboot(machine::VmConfig const&) override { return std::unexpected(std::string("no")); }
     void power_button() override {}
     BackendDetails details() const override { return {}; }
     Counters counters() const override { return {}; }
