@@ -8,6 +8,8 @@ mount -t devtmpfs devtmpfs /dev
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t tmpfs tmpfs /run
+# virtio (pci, blk, console, rng): modules in Debian's cloud kernel, loaded in dependency order.
+[ -f /modules/order ] && while read -r module; do insmod "/modules/$module"; done < /modules/order
 mkdir -p /run/spin
 spinners=2
 for word in $(cat /proc/cmdline); do

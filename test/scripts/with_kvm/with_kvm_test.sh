@@ -77,9 +77,11 @@ INNER
     ;;
 "a signal reaches the command")
     skip_without_qemu
-    "$with_kvm" sh -c 'trap "echo got TERM; exit 3" TERM; touch '"$scratch"'/ready; sleep 300 & wait' > "$scratch/out" 2>&1 &
+    # The scratch directory is under /tmp: MONARCH_L1_BIND shows it to the command in the L1.
+    MONARCH_L1_BIND=$scratch "$with_kvm" sh -c 'trap "echo got TERM; exit 3" TERM; touch '"$scratch"'/ready; sleep 300 & wait' > "$scratch/out" 2>&1 &
     runner=$!
     for _ in $(seq 300); do [[ -e "$scratch/ready" ]] && break; sleep 1; done
+    expect "the command started (it made its file)" yes "$([[ -e "$scratch/ready" ]] && echo yes || echo no)"
     kill -TERM "$runner"
     wait "$runner"
     expect "exit status of the command's handler" 3 "$?"
