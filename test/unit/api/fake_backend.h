@@ -15,13 +15,7 @@ public:
     std::expected<void, std::string> boot(vmm::machine::VmConfig const& config) override
     {
         calls.push_back("boot");
-        if (fail_next_boot) {
-            fail_next_boot = false;
-            return std::unexpected(std::string("no /dev/kvm here"));
-        }
-        booted_kernel = config.kernel;
-        running = true;
-        return {};
+        return start(config);
     }
     std::expected<void, std::string> pause() override
     {
@@ -40,13 +34,7 @@ public:
     {
         calls.push_back("reboot");
         running = false;
-        if (fail_next_boot) {
-            fail_next_boot = false;
-            return std::unexpected(std::string("no /dev/kvm here"));
-        }
-        booted_kernel = config.kernel;
-        running = true;
-        return {};
+        return start(config);
     }
     void power_button() override { calls.push_back("power_button"); }
     [[nodiscard]] vmm::api::BackendDetails details() const override { return { "/dev/pts/9", std::nullopt, 0 }; }
@@ -62,6 +50,18 @@ public:
         config.platform.uuid = "0b6f3c1e-2f4a-4d35-9a57-3c0f6b1d2e8f";
         running = true;
         return config;
+    }
+
+    // What boot and reboot share: fail once when told to, else run `config`'s kernel.
+    std::expected<void, std::string> start(vmm::machine::VmConfig const& config)
+    {
+        if (fail_next_boot) {
+            fail_next_boot = false;
+            return std::unexpected(std::string("no /dev/kvm here"));
+        }
+        booted_kernel = config.kernel;
+        running = true;
+        return {};
     }
 
     std::vector<std::string> calls;

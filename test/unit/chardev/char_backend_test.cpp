@@ -253,7 +253,8 @@ TEST_CASE("socket back end replaces a stale socket but not a live one or a plain
     CHECK(read_file(plain) == "data");
 }
 
-TEST_CASE("pty back end exchanges bytes with its slave", "[unit][chardev]")
+// A pty back end; the test skips where the host has no pseudo-terminals.
+static Result<std::unique_ptr<CharBackend>> create_pty_or_skip()
 {
     auto backend = CharBackend::create(SerialSpec { Kind::Pty, {} });
     if (!backend && backend.error().code == Errc::Sys && (backend.error().sys_errno == ENOENT || backend.error().sys_errno == ENODEV)) {
@@ -261,6 +262,12 @@ TEST_CASE("pty back end exchanges bytes with its slave", "[unit][chardev]")
         std::exit(MONARCH_SKIP_RETURN_CODE);
     }
     REQUIRE(backend);
+    return backend;
+}
+
+TEST_CASE("pty back end exchanges bytes with its slave", "[unit][chardev]")
+{
+    auto backend = create_pty_or_skip();
     auto name = (*backend)->pty_path();
     REQUIRE(name);
     CHECK(name->starts_with("/dev/pts/"));
@@ -279,12 +286,7 @@ TEST_CASE("pty back end exchanges bytes with its slave", "[unit][chardev]")
 
 TEST_CASE("a stopped pty back end starts again for the next VM, on the same pty", "[unit][chardev]")
 {
-    auto backend = CharBackend::create(SerialSpec { Kind::Pty, {} });
-    if (!backend && backend.error().code == Errc::Sys && (backend.error().sys_errno == ENOENT || backend.error().sys_errno == ENODEV)) {
-        std::printf("SKIP: no pseudo-terminals here (%s)\n", to_string(backend.error()).c_str());
-        std::exit(MONARCH_SKIP_RETURN_CODE);
-    }
-    REQUIRE(backend);
+    auto backend = create_pty_or_skip();
     auto const name = (*backend)->pty_path();
     REQUIRE(name);
     CHECK((*backend)->made_for(SerialSpec { Kind::Pty, {} }));
