@@ -146,7 +146,7 @@ TEST_CASE("api handler: every action route reaches the controller", "[unit][api]
     CHECK(body_of(f.call("GET", "/api/v1/vm.info"))["state"] == "Shutdown");
     CHECK(f.call("PUT", "/api/v1/vm.delete").status == 204);
     CHECK(f.call("GET", "/api/v1/vm.info").status == 404);
-    CHECK(f.backend.calls == std::vector<std::string> { "boot", "pause", "resume", "power_button", "shutdown", "boot", "shutdown" });
+    CHECK(f.backend.calls == std::vector<std::string> { "boot", "pause", "resume", "power_button", "reboot", "shutdown" });
 }
 
 TEST_CASE("api handler: vmm.shutdown stops the VM and exits only after the answer", "[unit][api]")
