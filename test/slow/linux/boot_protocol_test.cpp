@@ -71,8 +71,12 @@ std::vector<std::string> printed_e820_lines(std::string const& console)
 // The map is complete once a line follows the last BIOS-e820 line.
 bool map_printed(std::string const& console)
 {
-    auto last = console.rfind("BIOS-e820:");
-    return last != std::string::npos && console.find('\n', console.find('\n', last) + 1) != std::string::npos;
+    auto const last = console.rfind("BIOS-e820:");
+    if (last == std::string::npos)
+        return false;
+    // Not npos + 1 (= 0) when the last line is still arriving: it would find any newline.
+    auto const end_of_last = console.find('\n', last);
+    return end_of_last != std::string::npos && console.find('\n', end_of_last + 1) != std::string::npos;
 }
 
 void check_boot_protocol(std::string const& image, Entry entry_point)
