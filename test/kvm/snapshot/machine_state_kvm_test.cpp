@@ -147,8 +147,8 @@ TEST_CASE("capture, apply and capture again on a VM that has not run give the sa
         auto b = snapshot::decode_vcpu((*again)[i].bytes);
         REQUIRE(a.has_value());
         REQUIRE(b.has_value());
-        // The TSC and Hyper-V's reference time counter run between the captures.
-        auto running = [](kvm_msr_entry const& e) { return e.index == 0x10 || e.index == 0x40000020; };
+        // The TSC and Hyper-V's vCPU runtime and reference time counters run between the captures.
+        auto running = [](kvm_msr_entry const& e) { return e.index == 0x10 || e.index == 0x40000010 || e.index == 0x40000020; };
         std::erase_if(a->msrs, running);
         std::erase_if(b->msrs, running);
         CHECK(snapshot::same_vcpu_state(*a, *b));
