@@ -72,9 +72,18 @@ std::unique_ptr<LinuxGuest> LinuxGuest::boot(std::string& why, int spinners, std
         why = "the guest did not come up; console:\n" + guest->m_console;
         return nullptr;
     }
-    // Let the shell start and the spinners write their first counts.
-    if (!guest->shell("true")) {
+    // The init script starts the spinners in the background: under a loaded TCG host one may
+    // not have exec'd yet when the shell first answers. Wait (bounded, by the guest's own
+    // account) until each has written its first count, so every test sees all of them.
+    std::string const wait_spinners = "for i in $(seq 300); do [ $(ls /run/spin | wc -l) -ge " + std::to_string(spinners)
+        + " ] && break; sleep 0.1; done; ls /run/spin | wc -l";
+    auto const counted = guest->shell(wait_spinners, std::chrono::seconds(60));
+    if (!counted) {
         why = "the guest's shell does not answer; console:\n" + guest->m_console;
+        return nullptr;
+    }
+    if (std::strtol(counted->c_str(), nullptr, 10) < spinners) {
+        why = "only " + trim(*counted) + " of " + std::to_string(spinners) + " spinners started; console:\n" + guest->m_console;
         return nullptr;
     }
     return guest;
