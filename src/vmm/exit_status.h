@@ -15,6 +15,7 @@ inline constexpr int KvmUnavailable = 69;     // no /dev/kvm, or a required KVM 
 inline constexpr int Internal = 70;           // a VMM bug (a broken invariant)
 inline constexpr int HostError = 71;          // a host resource failed (mmap, thread, eventfd...)
 inline constexpr int CannotCreate = 73;       // an output (serial file, socket, pty) could not be created
+inline constexpr int DiskInUse = 75;          // a --disk image is locked by another VM (EX_TEMPFAIL)
 inline constexpr int RestoreRefused = 76;     // --restore: the snapshot is refused (tampered, wrong key, another VM)
 inline constexpr int KvmPermission = 77;      // /dev/kvm exists but may not be opened
 inline constexpr int Config = 78;             // a valid option the host or image cannot honour
@@ -22,6 +23,10 @@ inline constexpr int Config = 78;             // a valid option the host or imag
 inline constexpr int GuestTripleFault = 80;   // the guest reset itself by triple fault
 inline constexpr int GuestEmulationFailure = 81; // KVM could not emulate a guest instruction
 inline constexpr int GuestInternalError = 82; // another KVM internal error or unknown exit
-inline constexpr int Signalled = 143;         // stopped by SIGINT/SIGTERM (128 + SIGTERM), after an orderly stop
+inline constexpr int Signalled = 143;
+// Not a process status: what the VM's exit latch holds when the guest resets (KVM's reset
+// event, the i8042 reset line, the FADT reset register). monarch-vmm then boots the guest
+// again in the same process, or ends with Success under --no-reboot.
+inline constexpr int GuestReset = 0x100;         // stopped by SIGINT/SIGTERM (128 + SIGTERM), after an orderly stop
 
 } // namespace monarch::vmm::exit_status

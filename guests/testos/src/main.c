@@ -129,6 +129,13 @@ static void run_failure_workload(void)
         kprintf("testos: triple-fault: loading an empty IDT and raising #UD in ring 0\n");
         load_empty_idt();
         __asm__ volatile("ud2");
+    } else if (is_run("reset")) {
+        /* The keyboard controller's "pulse output port" command 0xFE: bit 0 low pulses the CPU
+         * reset line, as Linux's reboot=k does. */
+        kprintf("testos: reset: pulsing the reset line through the i8042\n");
+        outb(0x64, 0xfe);
+        for (;;)
+            __asm__ volatile("hlt");
     } else if (is_run("emulation-failure")) {
         kprintf("testos: emulation-failure: jumping to MMIO (no RAM) at %lx\n", TESTOS_MMIO_BENCH_PAGE);
         jump_to_mmio();

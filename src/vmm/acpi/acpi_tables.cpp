@@ -178,7 +178,11 @@ TableBytes build_fadt(GuestPhysAddr facs, GuestPhysAddr dsdt)
     out.u8(0);     // CENTURY: the RTC model need not implement a century register
     out.u16(IAPC_LEGACY_DEVICES | IAPC_8042 | IAPC_VGA_NOT_PRESENT);
     out.u8(0);     // reserved
-    out.u32(FADT_WBINVD | FADT_PROC_C1 | FADT_PWR_BUTTON | FADT_SLP_BUTTON | FADT_RESET_REG_SUP);
+    // PWR_BUTTON clear: the power button is the fixed-hardware one (PM1 PWRBTN_STS/EN, the
+    // SCI), which AcpiPm implements and vm.power-button presses; OSPM then creates its button
+    // device (Linux: LNXPWRBN, the `button` driver, an input device systemd-logind watches).
+    // SLP_BUTTON set: there is no sleep button.
+    out.u32(FADT_WBINVD | FADT_PROC_C1 | FADT_SLP_BUTTON | FADT_RESET_REG_SUP);
     generic_address(out, GAS_SYSTEM_IO, 8, GAS_ACCESS_BYTE, layout::PORT_ACPI_RESET);
     out.u8(layout::ACPI_RESET_VALUE);
     out.u16(0);    // ARM_BOOT_ARCH

@@ -107,7 +107,7 @@ std::optional<CliExit> check_api_socket(std::string const& spec)
     return std::nullopt;
 }
 
-int run_with_api(std::string const& api_socket, std::optional<machine::VmConfig> config, int signal_fd, uint64_t host_total,
+int run_with_api(std::string const& api_socket, std::optional<machine::VmConfig> config, int signal_fd, bool reboot_on_reset, uint64_t host_total,
     vmcrypt::VmSealing* sealing, std::optional<api::RestoreRequest> restore, std::optional<std::string> const& introspect_profile)
 {
     // The guest kernel's profile (--introspect profile=PATH), read before anything starts so
@@ -120,14 +120,36 @@ int run_with_api(std::string const& api_socket, std::optional<machine::VmConfig>
         profile = std::move(*loaded);
     }
     event::EventLoop loop;
+    api::VmController* controller_for_reset = nullptr;
     api::MachineBackend backend(
         loop,
         [host_total](machine::BuildError const& error, machine::VmConfig const& vm) {
             auto exit = describe_build_error(error, vm, host_total);
             return api::BuildFailure { exit.status, exit.text };
         },
-        [&loop](int status) { loop.stop(status); }, sealing);
+        [&loop, &controller_for_reset, reboot_on_reset](int status) {
+            if (status != exit_status::GuestReset) {
+                loop.stop(status);
+                return;
+            }
+            if (!reboot_on_reset) {
+                log::info("the guest reset: ending (--no-reboot)");
+                loop.stop(exit_status::Success);
+                return;
+            }
+            // As vm.reboot does, but after this handler: the reboot replaces the VM whose exit
+            // watch is calling us.
+            loop.post([&loop, &controller_for_reset] {
+                log::info("the guest reset: booting it again");
+                if (auto rebooted = controller_for_reset->reboot(); !rebooted) {
+                    std::fprintf(stderr, "monarch-vmm: error: %s\n", rebooted.error().message.c_str());
+                    loop.stop(exit_status::HostError);
+                }
+            });
+        },
+        sealing);
     api::VmController controller(backend);
+    controller_for_reset = &controller;
     api::ApiHandler handler(controller, [&loop] { loop.stop(exit_status::Success); });
 
     // Introspection runs on its engine's worker thread (it waits for the guest, whose devices

@@ -20,7 +20,7 @@ namespace monarch::vmm::cli {
 // `signal_fd`: from block_termination_signals(). `host_total`: MemTotal for messages.
 // `restore`: --restore with --api-socket: the VM is restored first (a refusal ends the
 // process with its exit status before anything runs) and waits paused unless resume=on.
-[[nodiscard]] int run_with_api(std::string const& api_socket, std::optional<machine::VmConfig> config, int signal_fd,
+[[nodiscard]] int run_with_api(std::string const& api_socket, std::optional<machine::VmConfig> config, int signal_fd, bool reboot_on_reset,
                                uint64_t host_total, vmcrypt::VmSealing* sealing = nullptr,
                                std::optional<api::RestoreRequest> restore = std::nullopt,
                                std::optional<std::string> const& introspect_profile = std::nullopt);

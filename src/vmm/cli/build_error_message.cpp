@@ -63,6 +63,8 @@ CliExit device_error(std::string const& subject, Error const& error)
     std::string text = fmt::format("{}: {}", subject, error.code == Errc::Sys ? fmt::format("{}: {}", error.context, reason(error)) : reason(error));
     if (error.code == Errc::NotFound)
         return make(exit_status::NoInput, std::move(text));
+    if (error.code == Errc::Sys && error.sys_errno == EBUSY)
+        return make(exit_status::DiskInUse, std::move(text));
     if (error.code == Errc::Sys && (error.sys_errno == ENOENT || error.sys_errno == EACCES || error.sys_errno == EISDIR || error.sys_errno == EROFS))
         return make(exit_status::NoInput, std::move(text));
     if (error.code == Errc::Sys && (error.sys_errno == EADDRINUSE || error.sys_errno == EEXIST))

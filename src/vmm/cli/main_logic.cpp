@@ -6,6 +6,7 @@
 #include "vmm/cli/build_error_message.h"
 #include "vmm/cli/device_options.h"
 #include "vmm/cli/options.h"
+#include "vmm/cli/run_until_end.h"
 #include "vmm/cli/vmcrypt_setup.h"
 #include "vmm/arch/topology.h"
 #include "vmm/event/event_loop.h"
@@ -141,16 +142,16 @@ int run_monarch_vmm(int argc, char const* const* argv)
         if (!signal_fd)
             return report(CliExit { exit_status::HostError, to_string(signal_fd.error()) });
         if (options->api_socket)
-            return run_with_api(*options->api_socket, std::nullopt, signal_fd->get(), host_total, sealing_ptr, std::move(*request),
+            return run_with_api(*options->api_socket, std::nullopt, signal_fd->get(), !options->no_reboot, host_total, sealing_ptr, std::move(*request),
                                 options->introspect_profile);
-        return run_restore(*request, *sealing, signal_fd->get(), host_total);
+        return run_restore(*request, *sealing, signal_fd->get(), { !options->no_reboot, host_total });
     }
     // With --api-socket and no --kernel, the VM comes from vm.create (Cloud Hypervisor's way).
     if (options->api_socket && !options->kernel) {
         auto signal_fd = machine::block_termination_signals();
         if (!signal_fd)
             return report(CliExit { exit_status::HostError, to_string(signal_fd.error()) });
-        return run_with_api(*options->api_socket, std::nullopt, signal_fd->get(), host_total, sealing_ptr, std::nullopt,
+        return run_with_api(*options->api_socket, std::nullopt, signal_fd->get(), !options->no_reboot, host_total, sealing_ptr, std::nullopt,
                             options->introspect_profile);
     }
     auto config = resolve(*options);
@@ -164,13 +165,13 @@ int run_monarch_vmm(int argc, char const* const* argv)
         return report(CliExit { exit_status::HostError, to_string(signal_fd.error()) });
 
     if (options->api_socket)
-        return run_with_api(*options->api_socket, std::move(*config), signal_fd->get(), host_total, sealing_ptr, std::nullopt,
+        return run_with_api(*options->api_socket, std::move(*config), signal_fd->get(), !options->no_reboot, host_total, sealing_ptr, std::nullopt,
                             options->introspect_profile);
     event::EventLoop loop; // before the VM: it outlives everything the VM registers on it
     auto vmm = machine::VmBuilder(*config, loop).build();
     if (!vmm)
         return report(describe_build_error(vmm.error(), *config, host_total));
-    return (*vmm)->run(loop, signal_fd->get());
+    return run_until_end(std::move(*vmm), *config, loop, signal_fd->get(), { !options->no_reboot, host_total });
 }
 
 } // namespace monarch::vmm::cli

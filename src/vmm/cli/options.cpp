@@ -41,6 +41,7 @@ struct RawOptions {
     std::string owner_key, restore, platform;
     std::string introspect;
     bool serial_given { false };
+    bool no_reboot { false };
 };
 
 void add_options(CLI::App& app, RawOptions& raw)
@@ -59,6 +60,9 @@ void add_options(CLI::App& app, RawOptions& raw)
         ->type_name("SPEC")
         ->each([&raw](std::string const&) { raw.serial_given = true; });
     add_device_options(app, raw.devices);
+    app.add_flag("--no-reboot", raw.no_reboot,
+        "When the guest resets (reboot, or panic= after a panic), end with status 0 instead of booting it again "
+        "in this process");
     app.add_option("--log-level", raw.log_level, "error|warn|info|debug|trace (default warn)")->type_name("LEVEL");
     app.add_option("--api-socket", raw.api_socket,
            "Serve the REST API (Cloud Hypervisor compatible) on a Unix socket: PATH, path=PATH, or fd=N "
@@ -101,6 +105,7 @@ std::expected<Options, CliExit> usage(std::string text) { return std::unexpected
 std::expected<Options, CliExit> convert(RawOptions const& raw)
 {
     Options options;
+    options.no_reboot = raw.no_reboot;
     if (!raw.kernel.empty())
         options.kernel = raw.kernel;
     if (!raw.initrd.empty())

@@ -45,6 +45,9 @@ struct Options {
     // --platform uuid=UUID (canonical); none: a random UUID (a restore takes the snapshot's).
     std::optional<std::string> platform_uuid;
     bool serial_given { false };         // --restore keeps the snapshot's serial unless given
+    // --no-reboot: a guest reset ends monarch-vmm (status 0) instead of rebooting the guest in
+    // this process (QEMU's -no-reboot; Cloud Hypervisor always reboots).
+    bool no_reboot { false };
 };
 
 // How the program ends without running a VM: help or version (status 0, text for stdout), or

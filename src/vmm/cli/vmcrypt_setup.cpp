@@ -75,10 +75,10 @@ std::expected<api::RestoreRequest, CliExit> restore_request(Options const& optio
     return request;
 }
 
-int run_restore(api::RestoreRequest const& request, vmcrypt::VmSealing& sealing, int signal_fd, uint64_t host_total)
+int run_restore(api::RestoreRequest const& request, vmcrypt::VmSealing& sealing, int signal_fd, RebootPolicy const& policy)
 {
     event::EventLoop loop; // before the VM: it outlives everything the VM registers on it
-    auto describe = [host_total](machine::BuildError const& error, machine::VmConfig const& vm) {
+    auto describe = [host_total = policy.host_total](machine::BuildError const& error, machine::VmConfig const& vm) {
         auto exit = describe_build_error(error, vm, host_total);
         return api::BuildFailure { exit.status, exit.text };
     };
@@ -86,7 +86,7 @@ int run_restore(api::RestoreRequest const& request, vmcrypt::VmSealing& sealing,
     if (!restored)
         return refuse(restored.error().exit_status, fmt::format("--restore: {}", restored.error().message));
     log::info("restore: running VM {} from generation {}", restored->config.platform.uuid.value_or("?"), restored->generation.raw());
-    return restored->vmm->run(loop, signal_fd);
+    return run_until_end(std::move(restored->vmm), restored->config, loop, signal_fd, policy);
 }
 
 } // namespace monarch::vmm::cli

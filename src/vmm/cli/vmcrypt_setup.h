@@ -6,6 +6,7 @@
 #include "vmm/api/machine_backend.h"
 #include "vmm/cli/options.h"
 #include "vmm/cli/owner_key_option.h"
+#include "vmm/cli/run_until_end.h"
 #include "vmm/vmcrypt/vm_sealing.h"
 
 #include <expected>
@@ -28,6 +29,7 @@ inline constexpr int RESTORE_REFUSED = api::RESTORE_REFUSED;
 // --restore without --api-socket: restores the VM (api::restore_vm) and runs it until it ends.
 // A refusal prints one line and returns its exit status (RESTORE_REFUSED for the snapshot
 // itself) before any vCPU exists. `signal_fd`: from block_termination_signals().
-[[nodiscard]] int run_restore(api::RestoreRequest const&, vmcrypt::VmSealing&, int signal_fd, uint64_t host_total);
+// A guest reset after the restore boots the snapshot's configuration afresh (run_until_end).
+[[nodiscard]] int run_restore(api::RestoreRequest const&, vmcrypt::VmSealing&, int signal_fd, RebootPolicy const& policy);
 
 } // namespace monarch::vmm::cli

@@ -22,7 +22,9 @@ namespace acpi_pm_bits {
 inline constexpr uint16_t PM1_TMR_STS = 1 << 0;
 inline constexpr uint16_t PM1_PWRBTN_STS = 1 << 8; // write 1 to clear
 inline constexpr uint16_t PM1_WAK_STS = 1 << 15;
+inline constexpr uint16_t PM1_GBL_EN = 1 << 5;
 inline constexpr uint16_t PM1_PWRBTN_EN = 1 << 8;
+inline constexpr uint16_t PM1_RTC_EN = 1 << 10;
 inline constexpr uint16_t PM1_CNT_SCI_EN = 1 << 0; // reads 1: the FADT has no SMI_CMD, so ACPI mode is fixed
 inline constexpr uint16_t PM1_CNT_SLP_TYP_MASK = 7 << 10;
 inline constexpr unsigned PM1_CNT_SLP_TYP_SHIFT = 10;
@@ -30,7 +32,10 @@ inline constexpr uint16_t PM1_CNT_SLP_EN = 1 << 13; // write-only
 // What the model implements: the status bits it can ever set (the rest read 0 and ignore
 // writes), the enable bits it keeps, and the control bits it stores.
 inline constexpr uint16_t PM1_STS_IMPLEMENTED = PM1_PWRBTN_STS | PM1_WAK_STS;
-inline constexpr uint16_t PM1_EN_IMPLEMENTED = PM1_PWRBTN_EN;
+// GBL_EN and RTC_EN are kept although their events never fire (no firmware takes the global
+// lock; no RTC alarm wakes a sleeping guest): Linux enables both at boot and reports an ACPI
+// error for each enable bit that does not read back.
+inline constexpr uint16_t PM1_EN_IMPLEMENTED = PM1_GBL_EN | PM1_PWRBTN_EN | PM1_RTC_EN;
 inline constexpr uint16_t PM1_CNT_STORED = PM1_CNT_SCI_EN | PM1_CNT_SLP_TYP_MASK;
 } // namespace acpi_pm_bits
 

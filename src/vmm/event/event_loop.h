@@ -48,6 +48,9 @@ public:
     // threads use post().
     void stop(int status);
     [[nodiscard]] std::optional<int> stopped_with() const { return m_status; }
+    // Forgets the stop, so that run() serves again: the next VM of a reboot runs on the loop
+    // its back ends (the serial port's) are registered on.
+    void rearm() { m_status.reset(); }
     // Runs `task` on the loop's thread; safe from any thread.
     void post(std::function<void()> task);
 

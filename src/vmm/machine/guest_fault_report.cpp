@@ -57,9 +57,8 @@ int report_system_event(kvm::VcpuFd const& vcpu, kvm::exit::SystemEvent const& e
         log::info("{}: the guest powered off", vcpu_name(vcpu));
         return exit_status::Success;
     case KVM_SYSTEM_EVENT_RESET:
-        // No reboot yet: a reset ends the VM like a power-off (docs/monarch-vmm.md says so).
-        log::warn("{}: the guest asked for a reset; monarch-vmm does not reboot, treating it as power-off", vcpu_name(vcpu));
-        return exit_status::Success;
+        log::info("{}: the guest asked for a reset", vcpu_name(vcpu));
+        return exit_status::GuestReset;
     case KVM_SYSTEM_EVENT_CRASH:
         log::error("{}: the guest reported a crash (KVM_SYSTEM_EVENT_CRASH)", vcpu_name(vcpu));
         return exit_status::GuestInternalError;

@@ -42,8 +42,8 @@ BuildResult<void> VmBuilder::attach_devices()
             vmm.m_serial->write(bytes);
     });
     auto i8042 = vmm.m_i8042 = std::make_shared<I8042>([&exit] {
-        log::warn("the guest pulsed the reset line (i8042); monarch-vmm does not reboot, treating it as power-off");
-        exit.request(exit_status::Success);
+        log::info("the guest pulsed the reset line (i8042)");
+        exit.request(exit_status::GuestReset);
     });
     auto pm = vmm.m_acpi_pm = std::make_shared<AcpiPm>(sci_irq, [&exit] {
         log::info("the guest entered ACPI S5: powered off");

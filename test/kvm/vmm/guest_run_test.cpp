@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // monarch-vmm running guests on /dev/kvm (label kvm): a minimal PVH guest, and testos's
-// workloads (hello, smp, spin, exit, triple-fault, emulation-failure), and SIGTERM.
+// workloads (hello, smp, spin, exit, triple-fault, emulation-failure, reset), and SIGTERM.
+#include "support/guest_console.h"
 #include "support/skip.h"
 #include "vmm_process.h"
 
@@ -8,6 +9,7 @@
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <csignal>
 #include <fmt/format.h>
 #include <regex>
 
@@ -110,6 +112,38 @@ TEST_CASE("an emulation failure is GuestEmulationFailure with RIP and the bytes"
     // testos jumps to 0xfed00000, where no RAM is: KVM reports the bytes it fetched, and
     // there are none to fetch from MMIO (KVM gives none, on SVM as on VMX).
     CHECK(std::regex_search(result.output, std::regex("rip=0xfed00000: bytes ([0-9a-f]{2}( [0-9a-f]{2})*|unavailable)")));
+}
+
+TEST_CASE("a guest reset boots the guest again in the same process, keeping the serial console", "[kvm][vmm]")
+{
+    auto testos = require_testos();
+    auto vmm = GuestConsole::spawn({ vmm_path(), "--kernel", testos, "--cmdline", "testos.run=reset", "--serial", "stdio" });
+    REQUIRE(vmm);
+    std::string const line = "testos: reset: pulsing the reset line";
+    REQUIRE(vmm->wait_for(line, 30s));
+    // The second boot prints on the same stdout: the same back end, the same process.
+    auto const first = vmm->log().find(line);
+    CHECK(vmm->wait_for(line, 30s, first + line.size()));
+    CHECK(vmm->running());
+    vmm->signal(SIGTERM);
+    auto const end = vmm->wait_exit(10s);
+    INFO(vmm->log());
+    REQUIRE(end);
+    CHECK(end->exited);
+    CHECK(end->exit_code == exit_status::Signalled);
+}
+
+TEST_CASE("with --no-reboot a guest reset ends the VM with status 0", "[kvm][vmm]")
+{
+    auto testos = require_testos();
+    auto result = run_vmm({ "--kernel", testos, "--cmdline", "testos.run=reset", "--serial", "stdio", "--no-reboot" });
+    INFO(describe(result));
+    REQUIRE(result.exited);
+    CHECK(result.exit_code == exit_status::Success);
+    std::string const line = "testos: reset: pulsing the reset line";
+    auto const first = result.output.find(line);
+    REQUIRE(first != std::string::npos);
+    CHECK(result.output.find(line, first + 1) == std::string::npos);
 }
 
 // testos's spin workload ends by itself after 300 ms; pio-bench with 4e9 exits runs for minutes

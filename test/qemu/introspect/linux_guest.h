@@ -5,6 +5,7 @@
 #pragma once
 
 #include "dkom/profile/profile.h"
+#include "support/guest_console.h"
 
 #include <chrono>
 #include <memory>
@@ -32,22 +33,16 @@ public:
     [[nodiscard]] std::string const& gdb_address() const { return m_gdb_address; }
     [[nodiscard]] std::string const& memory_file() const { return m_memory_file; }
     [[nodiscard]] std::string const& kernel_image() const { return m_kernel_image; }
-    [[nodiscard]] std::string const& console() const { return m_console; }
+    [[nodiscard]] std::string const& console() const; // everything the guest wrote to its serial console
 
 private:
     LinuxGuest() = default;
-    bool wait_for(std::string const& marker, std::chrono::milliseconds timeout, size_t from);
-    void pump(std::chrono::milliseconds wait);
 
     std::string m_directory;
     std::string m_gdb_address;
     std::string m_memory_file;
     std::string m_kernel_image;
-    std::string m_console; // everything the guest wrote to its serial console
-    pid_t m_qemu { -1 };
-    int m_to_guest { -1 };
-    int m_from_guest { -1 };
-    int m_sequence { 0 };
+    std::optional<monarch::test::GuestConsole> m_console; // QEMU, its serial console on our pipes
 };
 
 // The profile of the guest's kernel, made once per test process from the image.

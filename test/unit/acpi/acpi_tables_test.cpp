@@ -116,6 +116,10 @@ TEST_CASE("FADT: revision 6, DSDT and FACS, PM1a blocks, SCI, reset register", "
     uint32_t flags = uint32_t(le(fadt, 112, 4));
     REQUIRE(flags & (1u << 10));                             // RESET_REG_SUP
     REQUIRE_FALSE(flags & (1u << 20));                       // not HW_REDUCED_ACPI
+    // The power button is fixed hardware (PWR_BUTTON clear: Linux then makes LNXPWRBN, the
+    // device vm.power-button reaches); there is no sleep button (SLP_BUTTON set).
+    CHECK_FALSE(flags & (1u << 4));
+    CHECK(flags & (1u << 5));
     REQUIRE(le(fadt, 109, 2) & 0x2);                         // IAPC_BOOT_ARCH: 8042
     // RESET_REG: GAS in system I/O space, 8 bits at the reset port.
     REQUIRE(fadt[116] == 1);

@@ -100,3 +100,12 @@ TEST_CASE("acpi pm event block takes a 32-bit access as status plus enable", "[u
     CHECK(f.enable() == PM1_PWRBTN_EN);
     CHECK_FALSE(f.sci.level);
 }
+
+TEST_CASE("acpi pm keeps the global-lock and RTC enable bits Linux sets, and they raise no SCI", "[unit][acpi_pm]")
+{
+    Fixture f;
+    f.out16(layout::PORT_ACPI_PM1A_EVT + 2, PM1_GBL_EN | PM1_RTC_EN | (1 << 0) | (1 << 9));
+    CHECK(f.enable() == (PM1_GBL_EN | PM1_RTC_EN)); // the timer and sleep-button bits are not kept
+    CHECK_FALSE(f.sci.level);
+    CHECK(f.status() == 0);
+}

@@ -463,9 +463,12 @@ TEST_CASE("virtio-blk with direct=on goes through O_DIRECT, bouncing unaligned g
     machine::DiskConfig config;
     config.direct = true;
     BlockFixture fixture(config);
-    auto created = VirtioBlock::create(fixture.io, fixture.config);
-    if (!created && created.error().code == Errc::Unsupported)
-        skip("the temporary directory's file system refuses O_DIRECT");
+    {
+        // A probe, closed before the fixture opens the image (an open image is locked).
+        auto created = VirtioBlock::create(fixture.io, fixture.config);
+        if (!created && created.error().code == Errc::Unsupported)
+            skip("the temporary directory's file system refuses O_DIRECT");
+    }
     fixture.open();
     auto data = pattern(4096, 0x33);
     CHECK(fixture.request(blk::RequestType::Out, 8, data).status == blk::S_OK);
@@ -513,4 +516,38 @@ TEST_CASE("virtio-blk serves more requests than it keeps in flight, through indi
         bytes.pop_back();
         CHECK(std::equal(bytes.begin(), bytes.end(), image.begin() + i * 4096));
     }
+}
+
+TEST_CASE("a disk image is locked while open: one writer alone, or readers together", "[unit][virtio-blk]")
+{
+    auto const dir = make_temp_dir();
+    ScopeGuard cleanup { [&] { std::filesystem::remove_all(dir); } };
+    auto const path = dir / "disk.raw";
+    write_file(path, pattern(IMAGE_BYTES, 3));
+    auto const config = [&](bool readonly) {
+        machine::DiskConfig disk;
+        disk.path = path.string();
+        disk.readonly = readonly;
+        return disk;
+    };
+    {
+        auto writer = blk::DiskImage::open(config(false));
+        REQUIRE(writer.has_value());
+        // The lock belongs to each open image, so a second VM in this very process conflicts too.
+        for (bool readonly : { false, true }) {
+            auto second = blk::DiskImage::open(config(readonly));
+            REQUIRE_FALSE(second.has_value());
+            CHECK(second.error().code == Errc::Sys);
+            CHECK(second.error().sys_errno == EBUSY);
+            CHECK(std::string(second.error().context).find("in use") != std::string::npos);
+        }
+    }
+    // The writer closed: its lock went with it. Readers share, and keep a writer out.
+    auto reader = blk::DiskImage::open(config(true));
+    REQUIRE(reader.has_value());
+    auto other_reader = blk::DiskImage::open(config(true));
+    CHECK(other_reader.has_value());
+    auto writer = blk::DiskImage::open(config(false));
+    REQUIRE_FALSE(writer.has_value());
+    CHECK(writer.error().sys_errno == EBUSY);
 }

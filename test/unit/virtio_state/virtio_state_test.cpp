@@ -138,6 +138,9 @@ TEST_CASE("virtio-blk on virtio-pci: saved, restored into a fresh transport, com
     old.pci.quiesce();
     auto const record = machine::encode_virtio_pci(DeviceType::Block, old.pci.state());
     auto const registers = old.registers();
+    // As in a restore, the old VM's device is gone before the new one opens the image (an
+    // image open for writing is locked).
+    scene.bench.reset();
 
     PciBench fresh { scene.memory, scene.new_blk() };
     auto state = machine::decode_virtio_pci(record, DeviceType::Block);
@@ -171,6 +174,7 @@ TEST_CASE("virtio-pci state: records of another device, truncated or out of rang
     scene.bench->pci.quiesce();
     auto const good = scene.bench->pci.state();
     auto const record = machine::encode_virtio_pci(DeviceType::Block, good);
+    scene.bench.reset(); // its image lock goes with it: each fresh device below opens the image
 
     auto other_type = machine::decode_virtio_pci(record, DeviceType::Net);
     REQUIRE_FALSE(other_type);

@@ -45,6 +45,27 @@ std::array<char, ID_BYTES> make_id(machine::DiskConfig const& config, struct sta
     return id;
 }
 
+// Two VMs writing one image corrupt it, and a VM reading an image another writes sees torn
+// data: as QEMU does, the image is locked while it is open, for writing (exclusive) or for
+// reading (shared with other readers). An open file description lock (F_OFD_SETLK) belongs to
+// this descriptor alone, so it goes with the VM (a reboot's new VM takes it afresh) and is
+// never lost to an unrelated close() of the same file elsewhere in the process.
+Result<void> lock_image(int fd, bool readonly)
+{
+    struct flock lock {};
+    lock.l_type = readonly ? F_RDLCK : F_WRLCK;
+    lock.l_whence = SEEK_SET;
+    lock.l_start = 0;
+    lock.l_len = 0; // the whole file, however it grows
+    if (::fcntl(fd, F_OFD_SETLK, &lock) == 0)
+        return {};
+    if (errno == EAGAIN || errno == EACCES)
+        return Failure(Error::from_errno(EBUSY, readonly
+            ? "virtio-blk: the disk image is in use for writing by another VM (locked)"
+            : "virtio-blk: the disk image is in use by another VM (locked; VMs share an image only with readonly=on on each)"));
+    return fail_errno("virtio-blk: cannot lock the disk image (fcntl F_OFD_SETLK)");
+}
+
 } // namespace
 
 Result<DiskImage> DiskImage::open(machine::DiskConfig const& config)
@@ -83,6 +104,8 @@ Result<DiskImage> DiskImage::open(machine::DiskConfig const& config)
     }
     if (image.m_size < SECTOR_SIZE)
         return fail(Errc::InvalidArgument, "virtio-blk: the disk image is shorter than one 512-byte sector");
+    if (auto locked = lock_image(fd.get(), config.readonly); !locked)
+        return std::unexpected(locked.error());
 
     image.m_fd = std::move(fd);
     image.m_readonly = config.readonly;

@@ -18,7 +18,10 @@ public:
     // something neither a regular file nor a block device, or an image shorter than one 512-byte
     // sector; Busy ("read-only image: use readonly=on") for an image without write permission
     // opened read-write, or one the kernel refuses to open for writing (EROFS, EACCES, EPERM);
-    // Unsupported when direct=on and the file system refuses O_DIRECT; Sys otherwise.
+    // Unsupported when direct=on and the file system refuses O_DIRECT; Sys with EBUSY when
+    // another open image holds a conflicting lock (read-write images are locked exclusively,
+    // readonly=on ones shared: several VMs may read one image, none may write it then); Sys
+    // otherwise.
     [[nodiscard]] static Result<DiskImage> open(machine::DiskConfig const& config);
 
     [[nodiscard]] int fd() const { return m_fd.get(); }
