@@ -22,6 +22,7 @@ inline constexpr int Config = 78;             // a valid option the host or imag
 inline constexpr int GuestTripleFault = 80;   // the guest reset itself by triple fault
 inline constexpr int GuestEmulationFailure = 81; // KVM could not emulate a guest instruction
 inline constexpr int GuestInternalError = 82; // another KVM internal error or unknown exit
+inline constexpr int GuestPanicked = 83;      // the guest reported a panic on its pvpanic device
 inline constexpr int Signalled = 143;         // stopped by SIGINT/SIGTERM (128 + SIGTERM), after an orderly stop
 
 } // namespace monarch::vmm::exit_status
