@@ -23,10 +23,11 @@ inline constexpr int Config = 78;             // a valid option the host or imag
 inline constexpr int GuestTripleFault = 80;   // the guest reset itself by triple fault
 inline constexpr int GuestEmulationFailure = 81; // KVM could not emulate a guest instruction
 inline constexpr int GuestInternalError = 82; // another KVM internal error or unknown exit
-inline constexpr int Signalled = 143;
+inline constexpr int GuestPanicked = 83;      // the guest reported a panic on its pvpanic device
+inline constexpr int Signalled = 143;         // stopped by SIGINT/SIGTERM (128 + SIGTERM), after an orderly stop
 // Not a process status: what the VM's exit latch holds when the guest resets (KVM's reset
 // event, the i8042 reset line, the FADT reset register). monarch-vmm then boots the guest
 // again in the same process, or ends with Success under --no-reboot.
-inline constexpr int GuestReset = 0x100;         // stopped by SIGINT/SIGTERM (128 + SIGTERM), after an orderly stop
+inline constexpr int GuestReset = 0x100;
 
 } // namespace monarch::vmm::exit_status

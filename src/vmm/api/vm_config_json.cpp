@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The top level of Cloud Hypervisor's VmConfig (cloud-hypervisor.yaml, components.schemas.
-// VmConfig): cpus, memory, the payload in its two forms, and the device lists, each read by
-// vm_config_json_devices.cpp. Writing goes the other way for vm.info.
+// VmConfig): cpus, memory, the payload in its two forms, the device lists, each read by
+// vm_config_json_devices.cpp, and the pvpanic flag. Writing goes the other way for vm.info.
 #include "vmm/api/vm_config_json.h"
 
 #include "vmm/api/vm_config_json_parts.h"
@@ -147,6 +147,8 @@ ParseResult<machine::VmConfig> parse_top(json const& body)
         config.vsock = TRY_PARSE(parse_vsock(*vsock));
     if (auto const* platform = top.field("platform"))
         config.platform.uuid = TRY_PARSE(parse_platform(*platform));
+    // CH's VmConfig.pvpanic: a boolean, default false (null too).
+    config.pvpanic = TRY_PARSE(top.bool_field("pvpanic")).value_or(false);
     // CH's defaults are serial Null and console Tty; absent here means ours: serial off
     // (nobody reads the VMM's stdio under an API client) and no virtio console.
     config.serial = "off";
@@ -158,7 +160,7 @@ ParseResult<machine::VmConfig> parse_top(json const& body)
     TRY_PARSE_VOID(check_debug_console(top));
     auto const none = json::array();
     TRY_PARSE_VOID(top.finish({
-        { "iommu", false }, { "watchdog", false }, { "pvpanic", false }, { "landlock_enable", false },
+        { "iommu", false }, { "watchdog", false }, { "landlock_enable", false },
         { "fs", none }, { "pmem", none }, { "devices", none }, { "user_devices", none }, { "vdpa", none },
         { "numa", none }, { "rate_limit_groups", none }, { "pci_segments", none }, { "landlock_rules", none },
         { "preserved_fds", none }, { "sgx_epc", none }, { "generic_vhost_user", none },
@@ -209,6 +211,7 @@ json vm_config_to_json(machine::VmConfig const& config, RuntimeDetails const& ru
     out["serial"] = console_mode_to_json(config.serial, runtime.serial_pty);
     out["console"] = console_mode_to_json(config.console.mode, runtime.console_pty);
     put_transport(out["console"], config.console.transport);
+    out["pvpanic"] = config.pvpanic; // CH's vm.info always shows it
     return out;
 }
 

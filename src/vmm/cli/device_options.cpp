@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Parsers for --disk, --net, --vsock, --rng and --console (Cloud Hypervisor's comma-separated
-// key=value lists) and their registration on the CLI11 app.
+// key=value lists) and their registration on the CLI11 app, with the --pvpanic flag.
 #include "vmm/cli/device_options.h"
 
 #include "vmm/machine/device_checks.h"
@@ -262,6 +262,10 @@ void add_device_options(CLI::App& app, RawDeviceOptions& raw)
     app.add_option("--console", raw.console, "virtio-console port 0: off|pty|tty|file=PATH|socket=PATH[,transport=pci|mmio] (default off)")
         ->type_name("SPEC")
         ->expected(1);
+    // Cloud Hypervisor's --pvpanic: a flag, no value.
+    app.add_flag("--pvpanic", raw.pvpanic,
+        "pvpanic PCI device (QEMU's pvpanic-pci, 1b36:0011): a guest that panics ends the VM with exit status 83 "
+        "instead of rebooting through its panic= timer (Linux guest: module pvpanic_pci)");
 }
 
 std::expected<DeviceOptions, DeviceOptionError> convert_device_options(RawDeviceOptions const& raw)
@@ -297,6 +301,7 @@ std::expected<DeviceOptions, DeviceOptionError> convert_device_options(RawDevice
             return Unexpected(console.error());
         options.console = *console;
     }
+    options.pvpanic = raw.pvpanic;
     machine::VmConfig config;
     apply_device_options(options, config);
     if (auto problem = machine::check_virtio_transports(config))
@@ -311,6 +316,7 @@ void apply_device_options(DeviceOptions const& options, machine::VmConfig& confi
     config.vsock = options.vsock;
     config.rng = options.rng;
     config.console = options.console;
+    config.pvpanic = options.pvpanic;
 }
 
 } // namespace monarch::vmm::cli

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The device options of monarch-vmm (--disk, --net, --vsock, --rng, --console) in Cloud
-// Hypervisor's "key=value,key=value" syntax, parsed into the VmConfig device entries. Each
-// error is one line naming the option, the key and the value.
+// Hypervisor's "key=value,key=value" syntax, parsed into the VmConfig device entries, and its
+// --pvpanic flag. Each error is one line naming the option, the key and the value.
 #pragma once
 
 #include "vmm/machine/vm_config.h"
@@ -42,6 +42,7 @@ struct DeviceOptions {
     std::optional<machine::VsockConfig> vsock;
     std::optional<machine::RngConfig> rng;
     machine::ConsoleConfig console;
+    bool pvpanic { false };
 };
 
 // The option strings as CLI11 collected them.
@@ -52,10 +53,11 @@ struct RawDeviceOptions {
     std::vector<std::string> rng;
     bool rng_given { false };
     std::vector<std::string> console;
+    bool pvpanic { false };
 };
 
 // Registers --disk, --net (both repeatable, also several values after one flag), --vsock,
-// --rng and --console on app; they fill raw.
+// --rng, --console and --pvpanic on app; they fill raw.
 void add_device_options(CLI::App& app, RawDeviceOptions& raw);
 // Parses what add_device_options collected; also refuses more transport=mmio devices than the
 // virtio-mmio window has slots.

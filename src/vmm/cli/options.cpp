@@ -23,7 +23,7 @@ constexpr char const* FOOTER = R"(Memory sizes take K, M, G or T (binary units);
 Serial: stdio (the terminal), file:PATH (output only; created or truncated), pty (prints the pty path),
 socket:PATH (a Unix socket server; one client), off.
 The exit status is the guest's (0-63, from its debug-exit port; 0 on power-off) or a host
-error code 64 and above (see docs/monarch-vmm.md).
+error code 64 and above (see docs/monarch-vmm.md); 83 with --pvpanic: the guest panicked.
 
 Examples:
   monarch-vmm                                   boot testos, say hello, power off
@@ -31,6 +31,7 @@ Examples:
   monarch-vmm --kernel vmlinuz --initrd initrd.img --memory 1G --cpus 2 \
               --cmdline "console=ttyS0 reboot=k panic=1"
   monarch-vmm --kernel vmlinux --cmdline "earlyprintk=serial console=ttyS0" --serial file:boot.log
+  monarch-vmm --kernel vmlinuz --initrd initrd.img --pvpanic    a guest panic exits 83
   monarch-vmm --api-socket /run/vm1.sock        wait for vm.create and vm.boot on the API)";
 
 struct RawOptions {
@@ -169,7 +170,7 @@ std::expected<Options, CliExit> convert(RawOptions const& raw)
     // Cloud Hypervisor: --restore takes the whole VM config from the snapshot.
     bool const config_given = !raw.kernel.empty() || !raw.initrd.empty() || !raw.cmdline.empty() || !raw.memory.empty()
         || !raw.cpus.empty() || !raw.devices.disks.empty() || !raw.devices.nets.empty() || !raw.devices.vsock.empty()
-        || raw.devices.rng_given || !raw.devices.console.empty();
+        || raw.devices.rng_given || !raw.devices.console.empty() || raw.devices.pvpanic;
     if (options.restore && config_given)
         return usage("--restore takes the VM's config from the snapshot: give no --kernel, --initrd, --cmdline, --memory, "
                      "--cpus or device options with it");

@@ -35,7 +35,7 @@ struct Options {
     uint32_t cpus { 1 };
     std::string serial { "stdio" };      // checked by the serial back end's parser
     log::Level log_level { log::Level::Warn };
-    DeviceOptions devices;               // --disk, --net, --vsock, --rng, --console
+    DeviceOptions devices;               // --disk, --net, --vsock, --rng, --console, --pvpanic
     // --owner-key file=PATH|fd=N and --restore source_url=...: VMCrypt (owner_key_option.h).
     std::optional<OwnerKeySpec> owner_key;
     std::optional<RestoreSpec> restore;

@@ -50,6 +50,7 @@ BuildResult<std::unique_ptr<Vmm>> VmBuilder::build_machine() &&
     TRY_BUILD(create_vcpus());
     TRY_BUILD(attach_devices());
     TRY_BUILD(attach_pci_devices());
+    TRY_BUILD(attach_pvpanic()); // after the virtio devices: their PCI slots do not depend on it
     TRY_BUILD(attach_serial());
     return std::move(m_vmm);
 }

@@ -55,6 +55,7 @@ private:
     [[nodiscard]] BuildResult<void> attach_serial();
     [[nodiscard]] BuildResult<void> open_device_backends();
     [[nodiscard]] BuildResult<void> attach_pci_devices();
+    [[nodiscard]] BuildResult<void> attach_pvpanic(); // pvpanic_wiring.cpp
 
     VmConfig m_config;
     event::EventLoop& m_loop;

@@ -107,6 +107,9 @@ struct VmConfig {
     std::optional<VsockConfig> vsock;
     ConsoleConfig console;              // virtio-console; off unless asked for
     PlatformConfig platform;            // none given: the VMM picks a random UUID
+    // --pvpanic / CH's "pvpanic": QEMU's PCI pvpanic device (1b36:0011). A guest panic then
+    // ends the VM with exit_status::GuestPanicked instead of the guest's panic= reboot.
+    bool pvpanic { false };
 };
 
 // The guest-physical pages KVM needs for itself on Intel VMX (api.rst, KVM_SET_TSS_ADDR and

@@ -16,6 +16,7 @@
 #include "vmm/boot/boot_loader.h"
 #include "vmm/kvm/kvm.h"
 #include "vmm/devices/pci/pci_root.h"
+#include "vmm/devices/pci/pvpanic.h"
 #include "vmm/machine/adapters/kvm_msi_router.h"
 #include "vmm/machine/adapters/serial_console.h"
 #include "vmm/machine/exit_latch.h"
@@ -78,6 +79,11 @@ public:
     [[nodiscard]] I8042* i8042() { return m_i8042.get(); }
     [[nodiscard]] AcpiPm* acpi_pm() { return m_acpi_pm.get(); }
     [[nodiscard]] VirtioWiring* virtio() { return m_virtio.get(); }
+    // The pvpanic device (VmConfig::pvpanic), null without one. Its snapshot state is its
+    // configuration space; restore_pvpanic() writes that back and re-maps the BAR from it
+    // (pvpanic_wiring.cpp). Errc::Corrupt for a VM without the device or another device's bytes.
+    [[nodiscard]] pci::PvPanic* pvpanic() { return m_pvpanic.get(); }
+    [[nodiscard]] Result<void> restore_pvpanic(std::span<std::byte const> config);
     [[nodiscard]] kvm::VmFd const* vm_fd() const { return m_vm ? &*m_vm : nullptr; }
 
 private:
@@ -106,6 +112,8 @@ private:
     std::unique_ptr<GsiRouteTable> m_gsi_routes;
     std::unique_ptr<pci::PciRoot> m_pci_root;
     std::unique_ptr<VirtioWiring> m_virtio;
+    std::shared_ptr<pci::PvPanic> m_pvpanic; // also held by its BAR's range on the MMIO bus
+    uint8_t m_pvpanic_slot { 0 };
     std::optional<std::string> m_console_pty;
     std::unique_ptr<VcpuRunner> m_vcpus;
 };

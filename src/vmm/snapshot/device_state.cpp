@@ -4,6 +4,8 @@
 
 #include "vmm/snapshot/state_codec.h"
 
+#include <algorithm>
+
 namespace monarch::vmm::snapshot {
 
 namespace {
@@ -15,6 +17,8 @@ constexpr std::string_view I8042_KIND = "8042";
 constexpr uint16_t I8042_VERSION = 1;
 constexpr std::string_view ACPI_PM_KIND = "ACPM";
 constexpr uint16_t ACPI_PM_VERSION = 1;
+constexpr std::string_view PVPANIC_KIND = "PVPN";
+constexpr uint16_t PVPANIC_VERSION = 1;
 } // namespace
 
 std::vector<std::byte> encode_uart(UartState const& state)
@@ -132,6 +136,25 @@ Result<AcpiPmState> decode_acpi_pm(std::span<std::byte const> blob)
         *field = TRY(in.u16());
     TRY_VOID(in.finish());
     return state;
+}
+
+std::vector<std::byte> encode_pvpanic(PciConfigBytes const& config)
+{
+    StateEncoder out(PVPANIC_KIND, PVPANIC_VERSION);
+    out.bytes(config);
+    return out.take();
+}
+
+Result<PciConfigBytes> decode_pvpanic(std::span<std::byte const> blob)
+{
+    auto in = TRY(StateDecoder::open(blob, PVPANIC_KIND, PVPANIC_VERSION));
+    PciConfigBytes config {};
+    auto bytes = TRY(in.bytes(config.size()));
+    if (bytes.size() != config.size())
+        return fail(Errc::Corrupt, "snapshot state: the pvpanic configuration space has the wrong length");
+    std::copy(bytes.begin(), bytes.end(), config.begin());
+    TRY_VOID(in.finish());
+    return config;
 }
 
 } // namespace monarch::vmm::snapshot

@@ -43,6 +43,7 @@ struct Decoded {
     std::optional<CmosRtcState> rtc;
     std::optional<I8042State> i8042;
     std::optional<AcpiPmState> acpi_pm;
+    std::optional<PciConfigBytes> pvpanic;
     std::vector<NamedState> virtio;
 };
 
@@ -63,6 +64,8 @@ Result<Decoded> decode_all(std::span<NamedState const> records, MachineShape con
         out.i8042 = TRY(decode_i8042(record(records, RECORD_I8042)));
     if (shape.acpi_pm)
         out.acpi_pm = TRY(decode_acpi_pm(record(records, RECORD_ACPI_PM)));
+    if (shape.pvpanic)
+        out.pvpanic = TRY(decode_pvpanic(record(records, RECORD_PVPANIC)));
     for (auto const& state : records)
         if (state.name.starts_with(RECORD_VIRTIO_PREFIX))
             out.virtio.push_back(state);
@@ -92,6 +95,8 @@ void capture_devices(machine::Vmm& vmm, std::vector<NamedState>& records)
         records.push_back({ std::string(RECORD_I8042), encode_i8042(i8042->state()) });
     if (auto* pm = vmm.acpi_pm())
         records.push_back({ std::string(RECORD_ACPI_PM), encode_acpi_pm(pm->state()) });
+    if (auto* pvpanic = vmm.pvpanic())
+        records.push_back({ std::string(RECORD_PVPANIC), encode_pvpanic(pvpanic->config_state()) });
 }
 
 Result<void> apply_devices(machine::Vmm& vmm, Decoded const& state)
@@ -104,6 +109,8 @@ Result<void> apply_devices(machine::Vmm& vmm, Decoded const& state)
         TRY_VOID(vmm.i8042()->restore(*state.i8042));
     if (state.acpi_pm)
         TRY_VOID(vmm.acpi_pm()->restore(*state.acpi_pm));
+    if (state.pvpanic)
+        TRY_VOID(vmm.restore_pvpanic(*state.pvpanic));
     return {};
 }
 
@@ -112,7 +119,7 @@ Result<void> apply_devices(machine::Vmm& vmm, Decoded const& state)
 MachineShape shape_of(machine::Vmm& vmm)
 {
     return MachineShape { vmm.vcpus().vcpu_count(), vmm.com1() != nullptr, vmm.rtc() != nullptr, vmm.i8042() != nullptr,
-        vmm.acpi_pm() != nullptr, vmm.virtio() != nullptr };
+        vmm.acpi_pm() != nullptr, vmm.virtio() != nullptr, vmm.pvpanic() != nullptr };
 }
 
 std::vector<std::string> record_names(MachineShape const& shape)
@@ -121,7 +128,8 @@ std::vector<std::string> record_names(MachineShape const& shape)
     for (size_t index = 0; index < shape.vcpus; ++index)
         names.push_back(vcpu_record_name(index));
     for (auto [present, name] : { std::pair { shape.com1, RECORD_COM1 }, std::pair { shape.rtc, RECORD_RTC },
-             std::pair { shape.i8042, RECORD_I8042 }, std::pair { shape.acpi_pm, RECORD_ACPI_PM } })
+             std::pair { shape.i8042, RECORD_I8042 }, std::pair { shape.acpi_pm, RECORD_ACPI_PM },
+             std::pair { shape.pvpanic, RECORD_PVPANIC } })
         if (present)
             names.emplace_back(name);
     return names;

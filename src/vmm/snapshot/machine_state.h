@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // The VM's state besides RAM, as the named records of a snapshot: every vCPU ("vcpu0"...),
 // the VM-wide KVM state ("vm.irqchip", "vm.pit", "vm.clock"), the legacy devices ("uart.com1",
-// "rtc", "i8042", "acpi.pm") and the virtio devices ("virtio.<slot>", VirtioWiring::save_state).
+// "rtc", "i8042", "acpi.pm"), the pvpanic device ("pvpanic") and the virtio devices
+// ("virtio.<slot>", VirtioWiring::save_state).
 // What vm.snapshot seals and a restore applies.
 #pragma once
 
@@ -22,6 +23,7 @@ inline constexpr std::string_view RECORD_COM1 = "uart.com1";
 inline constexpr std::string_view RECORD_RTC = "rtc";
 inline constexpr std::string_view RECORD_I8042 = "i8042";
 inline constexpr std::string_view RECORD_ACPI_PM = "acpi.pm";
+inline constexpr std::string_view RECORD_PVPANIC = "pvpanic";
 inline constexpr std::string_view RECORD_VIRTIO_PREFIX = "virtio.";
 
 // Which parts a VM has, and so which records its state consists of.
@@ -32,6 +34,7 @@ struct MachineShape {
     bool i8042 { false };
     bool acpi_pm { false };
     bool virtio { false }; // any number of "virtio.<slot>" records, checked by VirtioWiring
+    bool pvpanic { false };
 };
 
 [[nodiscard]] MachineShape shape_of(machine::Vmm&);

@@ -2,7 +2,7 @@
 // A whole machine through capture_machine_state and apply_machine_state: testos spinning in
 // ring 3 is paused, its state and RAM go into a second VM built from the same config, and that
 // VM finishes the workload without booting again; capture -> apply -> capture gives the same
-// records on a VM that has not run. Needs /dev/kvm and testos.
+// records on a VM that has not run, the pvpanic device's included. Needs /dev/kvm and testos.
 #include "support/skip.h"
 #include "vmm/machine/signals.h"
 #include "vmm/machine/vm_builder.h"
@@ -10,6 +10,8 @@
 #include "vmm/snapshot/vcpu_state.h"
 
 #include <catch2/catch.hpp>
+#include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -156,4 +158,33 @@ TEST_CASE("capture, apply and capture again on a VM that has not run give the sa
     auto missing = *records;
     missing.pop_back();
     CHECK(snapshot::apply_machine_state(*second, missing).error().code == Errc::Corrupt);
+}
+
+TEST_CASE("a VM with pvpanic carries the device's configuration space through capture and apply", "[kvm][snapshot][pvpanic]")
+{
+    auto const kernel = testos_or_skip();
+    auto with_pvpanic = config(kernel, "off");
+    with_pvpanic.pvpanic = true;
+    event::EventLoop loop;
+    auto first = build(with_pvpanic, loop);
+    auto second = build(with_pvpanic, loop);
+    REQUIRE(first->pvpanic() != nullptr);
+    // What a guest may do to the device: turn its memory decoding off.
+    std::array<std::byte, 2> command {};
+    first->pvpanic()->config_write(pci::config::COMMAND, command);
+    auto records = snapshot::capture_machine_state(*first);
+    REQUIRE(records.has_value());
+    CHECK(std::ranges::count(*records, std::string(snapshot::RECORD_PVPANIC), &NamedState::name) == 1);
+    auto applied = snapshot::apply_machine_state(*second, *records);
+    INFO((applied ? std::string("applied") : to_string(applied.error())));
+    REQUIRE(applied.has_value());
+    CHECK(second->pvpanic()->config_state() == first->pvpanic()->config_state());
+    auto again = snapshot::capture_machine_state(*second);
+    REQUIRE(again.has_value());
+    CHECK(same_records(*records, *again));
+
+    // A VM built without the device (another config) refuses the record set.
+    auto without = build(config(kernel, "off"), loop);
+    CHECK(without->pvpanic() == nullptr);
+    CHECK(snapshot::apply_machine_state(*without, *records).error().code == Errc::Corrupt);
 }

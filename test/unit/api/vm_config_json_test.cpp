@@ -213,3 +213,27 @@ TEST_CASE("vm config json: the config written for vm.info reads back the same", 
     CHECK(again->serial == "pty");
     CHECK(again->console.mode == "stdio");
 }
+
+TEST_CASE("vm config json: pvpanic is CH's boolean, default false, and vm.info shows it", "[unit][api][pvpanic]")
+{
+    CHECK(accepted(R"({"payload":{"kernel":"/k"},"pvpanic":true})").pvpanic);
+    CHECK_FALSE(accepted(R"({"payload":{"kernel":"/k"},"pvpanic":false})").pvpanic);
+    CHECK_FALSE(accepted(R"({"payload":{"kernel":"/k"},"pvpanic":null})").pvpanic);
+    CHECK_FALSE(accepted(R"({"payload":{"kernel":"/k"}})").pvpanic);
+    for (auto body : { R"({"payload":{"kernel":"/k"},"pvpanic":"true"})", R"({"payload":{"kernel":"/k"},"pvpanic":1})",
+             R"({"payload":{"kernel":"/k"},"pvpanic":{}})" })
+        CHECK(refused(body).find("pvpanic: expected a boolean") != std::string::npos);
+
+    // vm.info always carries it, as CH's does; it reads back (a snapshot's manifest config too).
+    auto on = accepted(R"({"payload":{"kernel":"/k"},"pvpanic":true})");
+    auto written = vm_config_to_json(on);
+    CHECK(written["pvpanic"] == true);
+    auto again = vm_config_from_body(dump_json(written));
+    REQUIRE(again.has_value());
+    CHECK(again->pvpanic);
+    auto off = vm_config_to_json(accepted(R"({"payload":{"kernel":"/k"}})"));
+    CHECK(off["pvpanic"] == false);
+    auto off_again = vm_config_from_body(dump_json(off));
+    REQUIRE(off_again.has_value());
+    CHECK_FALSE(off_again->pvpanic);
+}

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// The device options (--disk, --net, --vsock, --rng, --console): each parser on valid input and
-// on every error it reports, and the options through parse_command_line.
+// The device options (--disk, --net, --vsock, --rng, --console, --pvpanic): each parser on valid
+// input and on every error it reports, and the options through parse_command_line.
 #include "vmm/cli/device_options.h"
 #include "vmm/cli/options.h"
 #include "vmm/exit_status.h"
@@ -212,4 +212,38 @@ TEST_CASE("a bad device option is a one-line usage error", "[unit][cli][devices]
         CHECK(result.error().text.find('\n') == std::string::npos);
         CHECK(result.error().text.find(args[0]) != std::string::npos);
     }
+}
+
+TEST_CASE("the --pvpanic flag puts the pvpanic device in the config", "[unit][cli][devices][pvpanic]")
+{
+    auto options = parse({ "--pvpanic" });
+    INFO((options ? std::string() : options.error().text));
+    REQUIRE(options);
+    CHECK(options->devices.pvpanic);
+    machine::VmConfig config;
+    apply_device_options(options->devices, config);
+    CHECK(config.pvpanic);
+
+    auto none = parse({});
+    REQUIRE(none);
+    CHECK_FALSE(none->devices.pvpanic);
+    machine::VmConfig plain;
+    apply_device_options(none->devices, plain);
+    CHECK_FALSE(plain.pvpanic);
+
+    // A flag takes no value; the help says what it does and which status to expect.
+    CHECK(parse({ "--pvpanic", "on" }).error().status == exit_status::Usage);
+    auto help = parse({ "--help" });
+    REQUIRE_FALSE(help);
+    CHECK(help.error().text.find("--pvpanic") != std::string::npos);
+    CHECK(help.error().text.find("83") != std::string::npos);
+    CHECK(help.error().text.find("pvpanic_pci") != std::string::npos);
+}
+
+TEST_CASE("a --pvpanic given with --restore is refused (the snapshot's config has it or not)", "[unit][cli][devices][pvpanic]")
+{
+    auto result = parse({ "--owner-key", "file=/nonexistent.key", "--restore", "source_url=file:///nonexistent", "--pvpanic" });
+    REQUIRE_FALSE(result);
+    CHECK(result.error().status == exit_status::Usage);
+    CHECK(result.error().text.find("--restore takes the VM's config from the snapshot") != std::string::npos);
 }

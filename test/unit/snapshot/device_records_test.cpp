@@ -3,6 +3,7 @@
 // state, saved, encoded, decoded, restored into a fresh model, which then behaves the same at
 // its ports; hostile records and out-of-range states refused without changing the model.
 #include "../devices/device_test_support.h"
+#include "vmm/devices/pci/pvpanic.h"
 #include "vmm/snapshot/device_state.h"
 
 #include <catch2/catch.hpp>
@@ -225,4 +226,29 @@ TEST_CASE("ACPI PM registers with a pressed power button come back with the SCI 
         CHECK(target.state() == target_before);
         CHECK_FALSE(sci3.level);
     }
+}
+
+TEST_CASE("a pvpanic device's configuration space comes back with its BAR and command", "[unit][snapshot][pvpanic]")
+{
+    pci::PvPanic source { pci::PvPanic::Events {} };
+    source.bar_assigned(0, 0xc0020000);
+    std::array<std::byte, 2> command { std::byte { pci::command::MEMORY_SPACE }, std::byte { 0 } };
+    source.config_write(pci::config::COMMAND, command);
+
+    auto blob = encode_pvpanic(source.config_state());
+    auto decoded = decode_pvpanic(blob);
+    REQUIRE(decoded.has_value());
+    CHECK(*decoded == source.config_state());
+    refuses_every_truncation(blob, [](auto span) { return decode_pvpanic(span); });
+
+    pci::PvPanic target { pci::PvPanic::Events {} };
+    REQUIRE(target.restore_config(*decoded).has_value());
+    CHECK(target.config_state() == source.config_state());
+    // Another device's configuration space (the host bridge's IDs) is refused, unchanged.
+    auto other = *decoded;
+    other[pci::config::DEVICE_ID] = std::byte { 0x08 };
+    pci::PvPanic fresh { pci::PvPanic::Events {} };
+    auto const fresh_before = fresh.config_state();
+    CHECK(fresh.restore_config(other).error().code == Errc::Corrupt);
+    CHECK(fresh.config_state() == fresh_before);
 }

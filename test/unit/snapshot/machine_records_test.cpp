@@ -57,3 +57,18 @@ TEST_CASE("a record set with a record missing, twice or unknown is refused", "[u
     shape.rtc = false; // a VM without an RTC refuses an RTC record
     CHECK(check_record_set(records_of(with_virtio), shape).error().code == Errc::Corrupt);
 }
+
+TEST_CASE("a VM with pvpanic has its record, a VM without refuses one", "[unit][snapshot][machine][pvpanic]")
+{
+    MachineShape shape { 1, true, true, true, true, false };
+    shape.pvpanic = true;
+    auto const names = record_names(shape);
+    CHECK(names.back() == "pvpanic");
+    CHECK(check_record_set(records_of(names), shape).has_value());
+    auto without = names;
+    without.pop_back();
+    CHECK(check_record_set(records_of(without), shape).error().code == Errc::Corrupt);
+    // A snapshot of a VM with the device into one without it (another config): refused.
+    shape.pvpanic = false;
+    CHECK(check_record_set(records_of(names), shape).error().code == Errc::Corrupt);
+}
