@@ -155,9 +155,10 @@ CtlResult<void> run_command(std::string const& command, Settings const& settings
     auto const stop_limit = std::chrono::milliseconds(static_cast<int64_t>(settings.timeout * 2000)) + 10s;
     if (command == "create") {
         TRY_EXPECTED(create(client, settings));
-    } else if (command == "start" || command == "pause" || command == "resume" || command == "reboot") {
+    } else if (command == "start" || command == "pause" || command == "resume" || command == "reboot" || command == "power-button") {
         auto answer = TRY_EXPECTED(client.call(Method::Put, vm_target(name, command)));
-        print_vm_line(settings, answer.body, command == "start" ? "started" : command == "pause" ? "paused" : command == "resume" ? "resumed" : "rebooted");
+        print_vm_line(settings, answer.body, command == "start" ? "started" : command == "pause" ? "paused" : command == "resume" ? "resumed"
+            : command == "reboot" ? "rebooted" : "power button pressed");
     } else if (command == "stop") {
         json const body = { { "force", settings.force }, { "timeout", settings.timeout } };
         auto answer = TRY_EXPECTED(client.call(Method::Put, vm_target(name, "stop"), to_json_text(body)));
@@ -213,6 +214,9 @@ int run_monarchctl(int argc, char const* const* argv)
     create->add_option("--from-file", settings.create.from_file, "A JSON definition (options given too override it)");
     for (auto const* command : { "start", "pause", "resume", "reboot", "info", "console" })
         app.add_subcommand(command, std::string(command) + " a VM")->add_option("name", settings.name, "The VM's name")->required();
+    app.add_subcommand("power-button", "Press a VM's ACPI power button: the guest shuts down in order (systemd powers off)")
+        ->add_option("name", settings.name, "The VM's name")
+        ->required();
     auto* stop = app.add_subcommand("stop", "Stop a VM's monarch-vmm: vm.shutdown, then SIGTERM, then SIGKILL");
     stop->add_option("name", settings.name, "The VM's name")->required();
     stop->add_flag("--force", settings.force, "SIGTERM at once, SIGKILL a second later");

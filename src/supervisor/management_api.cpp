@@ -158,7 +158,9 @@ HttpResponse ManagementApi::route_vm(HttpRequest const& request, std::string con
         return answer(m_supervisor.resume(name));
     if (action == "reboot")
         return answer(m_supervisor.reboot(name));
-    return HttpResponse::error(404, "no such action '" + std::string(action) + "' (start, stop, pause, resume, reboot, log)");
+    if (action == "power-button")
+        return answer(m_supervisor.power_button(name));
+    return HttpResponse::error(404, "no such action '" + std::string(action) + "' (start, stop, pause, resume, reboot, power-button, log)");
 }
 
 } // namespace monarch::supervisor

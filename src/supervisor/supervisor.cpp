@@ -253,6 +253,9 @@ ApiResult<json> Supervisor::transition(std::string const& name, std::string_view
 ApiResult<json> Supervisor::pause(std::string const& name) { return transition(name, "vm.pause", VmState::Running, VmState::Paused); }
 ApiResult<json> Supervisor::resume(std::string const& name) { return transition(name, "vm.resume", VmState::Paused, VmState::Running); }
 ApiResult<json> Supervisor::reboot(std::string const& name) { return transition(name, "vm.reboot", VmState::Running, VmState::Running); }
+// The guest decides what the button means (systemd powers off); the VM stays running until it
+// does, and its VMM's exit is then seen as any other.
+ApiResult<json> Supervisor::power_button(std::string const& name) { return transition(name, "vm.power-button", VmState::Running, VmState::Running); }
 
 ApiResult<std::pair<unsigned, json>> Supervisor::remove(std::string const& name)
 {

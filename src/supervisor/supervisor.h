@@ -75,6 +75,8 @@ public:
     [[nodiscard]] ApiResult<nlohmann::json> pause(std::string const& name);
     [[nodiscard]] ApiResult<nlohmann::json> resume(std::string const& name);
     [[nodiscard]] ApiResult<nlohmann::json> reboot(std::string const& name);
+    // The ACPI power button (the VMM's vm.power-button): the guest's orderly shutdown.
+    [[nodiscard]] ApiResult<nlohmann::json> power_button(std::string const& name);
     // Stops the VMM if it runs (the answer is then 202 with "deleting"), then removes the VM.
     [[nodiscard]] ApiResult<std::pair<unsigned, nlohmann::json>> remove(std::string const& name);
     // The last `bytes` of the VMM's log.

@@ -89,7 +89,11 @@ std::unique_ptr<DebianVm> DebianVm::boot(DebianBoot const& boot, std::string& wh
         return nullptr;
     }
     bool const serial_console = boot.console_socket.empty();
-    std::string cmdline = std::string("root=/dev/vda console=") + (serial_console ? "ttyS0" : "hvc0") + " quiet";
+    // Debian's cloud kernel has virtio_console as a module: hvc0 does not exist yet when the
+    // kernel opens the initial console for /init, and with console=hvc0 alone the initramfs
+    // runs without one and never mounts the root. ttyS0 serves that first moment (its output
+    // goes nowhere with --serial off); hvc0, named last, is /dev/console once it registers.
+    std::string cmdline = std::string("root=/dev/vda ") + (serial_console ? "console=ttyS0" : "console=ttyS0 console=hvc0") + " quiet";
     if (!boot.cmdline_extra.empty())
         cmdline += " " + boot.cmdline_extra;
     std::vector<std::string> argv { vmm_path(), "--kernel", image + (boot.pvh ? "/vmlinux" : "/vmlinuz"), "--initrd",
@@ -127,10 +131,11 @@ std::unique_ptr<DebianVm> DebianVm::boot(DebianBoot const& boot, std::string& wh
 
 bool DebianVm::wait_for_login(std::chrono::milliseconds timeout, size_t from)
 {
-    // agetty's autologin, then bash's prompt; the shell is then made quiet for the markers.
+    // agetty's autologin, then bash's prompt; the shell is then made quiet for the markers, and
+    // the kernel's messages (a warning from a mount, say) kept off the console but for emergencies.
     if (!shell().wait_for("root@monarch-guest:~#", timeout, from))
         return false;
-    return shell().shell("stty -echo; export TERM=dumb", std::chrono::seconds(30)).has_value();
+    return shell().shell("stty -echo; export TERM=dumb; dmesg -n 1", std::chrono::seconds(30)).has_value();
 }
 
 std::optional<std::string> DebianVm::run(std::string const& command, std::chrono::milliseconds timeout)

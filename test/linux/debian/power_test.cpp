@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Power as the stock guest uses it: `reboot` boots it again in the same monarch-vmm process;
 // the ACPI power button (the API's vm.power-button) makes systemd shut down cleanly and the VMM
-// end with status 0.
+// end with status 0; a panic with --pvpanic ends it with 83.
 #include "debian_vm.h"
 #include "vmm_process.h"
 #include "vmm_api_process.h"
@@ -53,4 +53,22 @@ TEST_CASE("the ACPI power button shuts the guest down cleanly and monarch-vmm en
     auto const state = run_process({ "dumpe2fs", "-h", vm->disk() });
     INFO(describe(state));
     CHECK(state.output.find("Filesystem state:         clean") != std::string::npos);
+}
+
+TEST_CASE("a guest panic is reported through pvpanic: monarch-vmm ends with 83 instead of rebooting", "[linux][power]")
+{
+    std::string why;
+    auto vm = DebianVm::boot({ .extra = { "--pvpanic" } }, why);
+    INFO(why);
+    REQUIRE(vm);
+    INFO(vm->report());
+    // udev bound Linux's pvpanic-pci driver to the device (1b36:0011) by its PCI IDs.
+    CHECK(trimmed(vm->run("for d in /sys/bus/pci/devices/*/driver; do basename $(readlink $d); done | grep pvpanic")) == "pvpanic-pci");
+    REQUIRE(vm->shell().send("echo c > /proc/sysrq-trigger\n"));
+    auto const end = vm->vmm().wait_exit(std::chrono::seconds(60));
+    REQUIRE(end);
+    CHECK(end->exited);
+    CHECK(end->exit_code == 83);
+    // The guest's panic=1 timer never fired: no second boot began.
+    CHECK(vm->vmm().log().find("Rebooting in") == std::string::npos);
 }
