@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // The stock guest's disks: what it writes and syncs is on the image after it powers off (read
 // back on the host with debugfs, without mounting), a readonly=on disk is read-only inside the
-// guest, and the guest's discards reach the image (its allocated blocks shrink).
+// guest, the guest's discards reach the image (its allocated blocks shrink), and an image in
+// use is locked against a second VM.
 #include "debian_vm.h"
 #include "support/subprocess.h"
 #include "vmm_process.h"
@@ -37,7 +38,7 @@ std::string data_disk()
 
 } // namespace
 
-TEST_CASE("what the guest syncs is on the image after power-off, a readonly disk is read-only, discards reach the image",
+TEST_CASE("what the guest syncs is on the image after power-off, a readonly disk is read-only, discards reach the image, images in use are locked",
     "[linux][disk]")
 {
     std::string const data = data_disk();
@@ -53,6 +54,19 @@ TEST_CASE("what the guest syncs is on the image after power-off, a readonly disk
     CHECK(trimmed(vm->run("dd if=/dev/zero of=/dev/vdb bs=4096 count=1 oflag=direct 2>/dev/null; echo status=$?")) != "status=0");
     CHECK(trimmed(vm->run("mount /dev/vdb /mnt 2>/dev/null; cat /mnt/hello.txt; findmnt -n -o OPTIONS /mnt | cut -d, -f1"))
         == "from-the-host\nro");
+
+    // The images are locked while this VM has them: a second VM on the read-write root image
+    // is refused (status 75, before its guest starts), while the readonly=on data image may be
+    // shared by another VM that also has it readonly=on (the built-in test guest, which ends).
+    auto const second = run_vmm({ "--disk", "path=" + vm->disk() }, std::chrono::seconds(60));
+    INFO(describe(second));
+    CHECK(second.exit_code == 75);
+    CHECK(second.output.find("in use by another VM") != std::string::npos);
+    auto const sharing = run_vmm({ "--disk", "path=" + data + ",readonly=on" }, std::chrono::seconds(60));
+    INFO(describe(sharing));
+    CHECK(sharing.exit_code == 0);
+    auto const writer = run_vmm({ "--disk", "path=" + data }, std::chrono::seconds(60));
+    CHECK(writer.exit_code == 75);
 
     // Discard: 64 MiB written and synced, then deleted; the root file system is mounted with
     // `discard` and fstrim asks for the rest, so the image's allocated bytes drop by at least half of it.
