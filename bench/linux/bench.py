@@ -196,7 +196,7 @@ def main():
 
 def write_table(args, results, final):
     base = "monarch-vmm (virtio-pci)"
-    rows = [("kernel's first console line (s)", "first_line_s", False), ("login shell (s)", "login_s", False),
+    rows = [("first serial byte (s)", "first_line_s", False), ("login shell (s)", "login_s", False),
             ("VMM memory apart from guest RAM (MiB)", "memory_kib", False),
             ("fio 4 KiB random read (IOPS)", "iops", True), ("fio 1 MiB sequential read (MB/s)", "seq_mb_s", True),
             ("host CPU per 4 KiB read (µs)", "cpu_us_per_io", False), ("iperf3 guest to host (Gbit/s)", "net_gbit_s", True)]
