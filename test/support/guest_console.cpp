@@ -2,6 +2,7 @@
 #include "support/guest_console.h"
 
 #include <csignal>
+#include <cstdint>
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/wait.h>
@@ -181,10 +182,9 @@ std::optional<ChildEnd> GuestConsole::wait_exit(std::chrono::milliseconds timeou
             return std::nullopt;
         pump(std::chrono::milliseconds(100));
     }
-    while (!m_closed && m_from >= 0) {
-        pollfd pfd { m_from, POLLIN, 0 };
-        if (::poll(&pfd, 1, 0) <= 0)
-            break;
+    // What the child wrote just before it ended may still be in the pipe: read until it is empty.
+    for (size_t before = SIZE_MAX; !m_closed && m_log.size() != before;) {
+        before = m_log.size();
         pump(std::chrono::milliseconds(0));
     }
     return m_end;
